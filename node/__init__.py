@@ -1,0 +1,1 @@
+"""The L2 execution layer: py-evm on LevelDB, indexes, and the JSON-RPC server."""

@@ -1,0 +1,110 @@
+"""Decoding and stateless checks of signed transactions, and the one-time sender recovery.
+
+Admission (the mempool) decodes a raw transaction, checks what needs no state, and recovers the
+sender once; :func:`pin_sender` then fixes the sender on the transaction object so that py-evm,
+which otherwise recovers and verifies the signature on every ``.sender`` access and again in
+``validate()``, never repeats that work while the block is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import rlp
+from eth.abc import SignedTransactionAPI
+from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+from eth_keys.exceptions import BadSignature
+from eth_utils import ValidationError
+
+from node.exceptions import InvalidTransaction
+from openledger.types import Address, Hash32
+
+SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+"""EIP-2: signatures with s above half the curve order are malleable and refused."""
+
+SUPPORTED_TYPES = frozenset({0, 1, 2, 4})
+"""Legacy, EIP-2930, EIP-1559 and EIP-7702. Blob transactions (3) have no place on an L2."""
+
+TransactionBuilder = PragueTransactionBuilder
+
+
+@dataclass(frozen=True)
+class AdmittedTransaction:
+    """A decoded transaction whose signature has been checked once, at admission."""
+
+    tx: SignedTransactionAPI
+    """The py-evm transaction, sender pinned."""
+    sender: Address
+    """Recovered once from the signature."""
+    raw: bytes
+    """The bytes as received: what the journal stores and ``eth_getRawTransaction`` returns."""
+
+    @property
+    def hash(self) -> Hash32:
+        return Hash32(self.tx.hash)
+
+    @property
+    def nonce(self) -> int:
+        return self.tx.nonce
+
+
+def transaction_type(tx: SignedTransactionAPI) -> int:
+    return getattr(tx, "type_id", None) or 0
+
+
+def decode_transaction(raw: bytes) -> SignedTransactionAPI:
+    """Decode EIP-2718 bytes (a typed envelope or a legacy RLP list)."""
+    if not raw:
+        raise InvalidTransaction("empty transaction")
+    if raw[0] <= 0x7F and raw[0] not in SUPPORTED_TYPES:
+        raise InvalidTransaction("transaction type not supported")
+    try:
+        return TransactionBuilder.decode(raw)
+    except (rlp.DecodingError, rlp.DeserializationError, ValidationError, ValueError) as exc:
+        raise InvalidTransaction(f"invalid transaction encoding: {exc}") from exc
+
+
+def pin_sender(tx: SignedTransactionAPI, sender: Address) -> None:
+    """Make ``tx.sender`` return ``sender`` and skip re-verifying the signature.
+
+    py-evm exposes no cache for the recovered sender, so the bound methods are shadowed on this
+    instance (and on the inner payload of a typed transaction, which ``validate()`` uses).
+    """
+    targets = [tx]
+    inner = getattr(tx, "_inner", None)
+    if inner is not None:
+        targets.append(inner)
+    for target in targets:
+        object.__setattr__(target, "get_sender", lambda: sender)
+        object.__setattr__(target, "check_signature_validity", lambda: None)
+
+
+def recover_sender(tx: SignedTransactionAPI, chain_id: int) -> Address:
+    """Check the signature's form and chain id, verify it, and return the signer."""
+    tx_chain_id = _chain_id_of(tx)
+    if tx_chain_id is not None and tx_chain_id != chain_id:
+        raise InvalidTransaction(f"invalid chain id for signer: have {tx_chain_id} want {chain_id}")
+    if tx.s > SECP256K1_HALF_N or tx.s == 0 or tx.r == 0:
+        raise InvalidTransaction("invalid sender: malleable or zero signature")
+    try:
+        tx.check_signature_validity()
+        return Address(tx.sender)
+    except (BadSignature, ValidationError, ValueError) as exc:
+        raise InvalidTransaction(f"invalid sender: {exc}") from exc
+
+
+def _chain_id_of(tx: SignedTransactionAPI) -> int | None:
+    """The chain id the signature commits to; ``None`` for a pre-EIP-155 legacy transaction."""
+    if transaction_type(tx) != 0:
+        return tx.chain_id
+    if tx.v in (27, 28):
+        return None
+    return (tx.v - 35) // 2
+
+
+def admit(raw: bytes, chain_id: int) -> AdmittedTransaction:
+    """Decode, verify and pin: the whole stateless half of admission."""
+    tx = decode_transaction(raw)
+    sender = recover_sender(tx, chain_id)
+    pin_sender(tx, sender)
+    return AdmittedTransaction(tx=tx, sender=sender, raw=raw)

@@ -1,0 +1,100 @@
+"""The execution rules of the L2: Prague, with the chain id and header template of this network."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from eth.abc import (
+    BlockAPI,
+    BlockHeaderAPI,
+    ChainContextAPI,
+    ReceiptAPI,
+    SignedTransactionAPI,
+    WithdrawalAPI,
+)
+from eth.chains.base import ChainContext
+from eth.constants import BLANK_ROOT_HASH, ZERO_HASH32
+from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE
+from eth_hash.auto import keccak
+from eth_utils import ValidationError
+
+from node.trie_root import ordered_trie_root
+from openledger.config import NetworkConfig
+
+
+class OpenLedgerVM(PragueVM):
+    """Prague (the newest fork py-evm implements) with no proof of work or stake to check.
+
+    Blocks come from one sequencer; their validity is re-execution, which every node does.
+    """
+
+    fork = "openledger-prague"
+
+    def set_block_transactions_and_withdrawals(
+        self,
+        base_block: BlockAPI,
+        new_header: BlockHeaderAPI,
+        transactions: Sequence[SignedTransactionAPI],
+        receipts: Sequence[ReceiptAPI],
+        withdrawals: Sequence[WithdrawalAPI] | None = None,
+    ) -> BlockAPI:
+        """Set the roots without writing the tries: bodies and receipts are stored as records.
+
+        An L2 block has no beacon-chain withdrawals, so the withdrawals root is the empty one.
+        """
+        if withdrawals:
+            raise ValidationError("an L2 block carries no beacon-chain withdrawals")
+        header = new_header.copy(
+            transaction_root=ordered_trie_root([tx.encode() for tx in transactions]),
+            receipt_root=ordered_trie_root([receipt.encode() for receipt in receipts]),
+            withdrawals_root=BLANK_ROOT_HASH,
+        )
+        return base_block.copy(header=header, transactions=transactions, withdrawals=[])
+
+    def process_deposit_request_data(self, block: BlockAPI) -> None:
+        """EIP-6110 reads beacon deposit-contract logs; an L2 has no beacon deposit contract.
+
+        py-evm would read every receipt back from the receipts trie, which is not stored here.
+        """
+        block.block_requests.append(DEPOSIT_REQUEST_TYPE)
+
+    def validate_block(self, block: BlockAPI) -> None:
+        """py-evm's checks, with the transactions root computed in one pass."""
+        if block.is_genesis:
+            return
+        parent = self.chaindb.get_block_header_by_hash(block.header.parent_hash)
+        self.validate_header(block.header, parent)
+        root = ordered_trie_root([tx.encode() for tx in block.transactions])
+        if root != block.header.transaction_root:
+            raise ValidationError(
+                f"transactions root {block.header.transaction_root.hex()} does not match "
+                f"the transactions ({root.hex()})"
+            )
+        self.validate_block_blobs(block)
+
+
+def chain_context(config: NetworkConfig) -> ChainContextAPI:
+    return ChainContext(config.chain.chain_id)
+
+
+def prev_randao(parent: BlockHeaderAPI) -> bytes:
+    """PREVRANDAO of a child block: derived from the parent hash, so every node agrees.
+
+    There is no beacon chain here; like an OP chain's L1-derived value it is not a safe source
+    of randomness, only a deterministic, changing one.
+    """
+    return keccak(b"openledger-prevrandao" + parent.hash)
+
+
+def child_header(config: NetworkConfig, parent: BlockHeaderAPI, timestamp: int) -> BlockHeaderAPI:
+    """The header template of the next block: fee recipient, gas limit and base fee set."""
+    return OpenLedgerVM.create_header_from_parent(
+        parent,
+        coinbase=config.chain.fee_recipient,
+        timestamp=timestamp,
+        gas_limit=config.chain.gas_limit,
+        mix_hash=prev_randao(parent),
+        parent_beacon_block_root=ZERO_HASH32,
+        extra_data=b"",
+    )

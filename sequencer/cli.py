@@ -1,0 +1,71 @@
+"""``openledger devnet``: a local network with funded dev accounts, as anvil gives one."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from openledger.accounts import dev_accounts
+from openledger.config import NetworkConfig, load_config
+from sequencer.service import SequencerNode
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "devnet.toml"
+
+
+def register_devnet(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "devnet", help="start a local L2 devnet (sequencer + JSON-RPC)"
+    )
+    parser.add_argument("--datadir", type=Path, required=True, help="chain database directory")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="network TOML")
+    parser.add_argument("--rpc-port", type=int, default=None, help="JSON-RPC port (8545)")
+    parser.add_argument(
+        "--block-time",
+        type=float,
+        default=None,
+        help="seconds between blocks (2); 0 = a block as soon as transactions wait",
+    )
+    parser.add_argument(
+        "--no-ai", action="store_true", help="do not start the AI service (it is not built yet)"
+    )
+    parser.set_defaults(handler=run_devnet)
+
+
+def banner(config: NetworkConfig) -> str:
+    url = f"http://{config.rpc.host}:{config.rpc.port}"
+    lines = [
+        "OpenLedger devnet",
+        f"  chain id      {config.chain.chain_id}",
+        f"  block time    {config.chain.block_time:g}s"
+        + (" (instant)" if config.chain.block_time == 0 else ""),
+        f"  JSON-RPC      {url}",
+        f"  WebSocket     ws://{config.rpc.host}:{config.rpc.port}",
+        "",
+        f"Dev accounts (each funded with {config.genesis.dev_balance // 10**18:,} OPEN):",
+    ]
+    for index, account in enumerate(
+        dev_accounts(config.genesis.mnemonic, config.genesis.dev_accounts)
+    ):
+        lines.append(f"  ({index}) {account.checksum_address}  0x{account.private_key.hex()}")
+    lines += ["", f"Listening on {url}"]
+    return "\n".join(lines)
+
+
+def run_devnet(args: argparse.Namespace) -> int:
+    config = load_config(args.config).with_overrides(
+        block_time=args.block_time, rpc_port=args.rpc_port
+    )
+    node = SequencerNode(config, args.datadir)
+
+    async def serve() -> None:
+        ready = asyncio.Event()
+        task = asyncio.create_task(node.serve(ready))
+        await ready.wait()
+        if not task.done():
+            print(banner(config), flush=True)
+        await task
+
+    asyncio.run(serve())
+    return 0

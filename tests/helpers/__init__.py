@@ -1,0 +1,1 @@
+"""Shared test helpers: signing transactions with the dev accounts."""

@@ -49,10 +49,16 @@ class LevelStore:
 
     def put(self, key: bytes, value: bytes, *, sync: bool = False) -> None:
         """Write one key outside any block (mempool journal, metadata)."""
-        self._db.put(key, value, sync=sync)
+        try:
+            self._db.put(key, value, sync=sync)
+        except plyvel.Error as exc:
+            raise StoreError(f"write failed: {exc}") from exc
 
     def delete(self, key: bytes, *, sync: bool = False) -> None:
-        self._db.delete(key, sync=sync)
+        try:
+            self._db.delete(key, sync=sync)
+        except plyvel.Error as exc:
+            raise StoreError(f"delete failed: {exc}") from exc
 
     def write(self, changes: dict[bytes, bytes | None], *, sync: bool = True) -> None:
         """Apply ``changes`` (``None`` deletes) in one atomic LevelDB write batch."""

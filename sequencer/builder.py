@@ -14,11 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sequencer.mempool import Mempool
-
 from node.block_session import Applied, SealedBlock
 from node.chain import Chain
 from node.transactions import AdmittedTransaction
+from sequencer.mempool import Mempool
 
 log = logging.getLogger(__name__)
 

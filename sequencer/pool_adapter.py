@@ -6,11 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
-from sequencer.mempool import Mempool
 
 from node.chain import Chain
 from node.transactions import AdmittedTransaction
 from openledger.types import Hash32
+from sequencer.mempool import Mempool
 
 
 class SequencerPool:

@@ -7,13 +7,13 @@ import logging
 from pathlib import Path
 
 import uvicorn
-from sequencer.mempool import Mempool
 
 from node.chain import Chain
 from node.rpc.app import build_rpc_server
 from openledger.config import NetworkConfig
 from openledger.store import LevelStore
 from sequencer.builder import BlockProducer
+from sequencer.mempool import Mempool
 from sequencer.pool_adapter import SequencerPool
 
 log = logging.getLogger(__name__)

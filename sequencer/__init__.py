@@ -1,0 +1,1 @@
+"""The sequencer: mempool, block building, batch submission and output-root proposals."""

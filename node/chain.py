@@ -138,9 +138,15 @@ class Chain:
         """A throwaway state at ``header`` with that block's context (geth's eth_call rule)."""
         return self.vm_at(header).state
 
-    def vm_at(self, header: BlockHeaderAPI) -> OpenLedgerVM:
-        """A VM whose block context is ``header`` and whose state is ``header.state_root``."""
-        return OpenLedgerVM(
+    def vm_at(
+        self, header: BlockHeaderAPI, vm_class: type[OpenLedgerVM] = OpenLedgerVM
+    ) -> OpenLedgerVM:
+        """A VM whose block context is ``header`` and whose state is ``header.state_root``.
+
+        ``vm_class`` lets read-only tools (access lists, tracing) run the same rules with an
+        instrumented state class.
+        """
+        return vm_class(
             header=header,
             chaindb=self.chaindb,
             chain_context=self._context,

@@ -7,9 +7,10 @@ as zero, so an account with no balance can still call; nothing is ever persisted
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
+from eth._utils.address import generate_contract_address
 from eth.abc import BlockHeaderAPI, ComputationAPI, StateAPI
 from eth.exceptions import Revert
 from eth.vm.forks.london.transactions import UnsignedDynamicFeeTransaction
@@ -18,9 +19,8 @@ from eth_abi import decode as abi_decode
 from eth_utils import ValidationError
 
 from node.exceptions import ExecutionReverted, InvalidTransaction
+from node.tracing import AccessListVM, AccessRecordingState, VmFactory
 from node.vm import OpenLedgerVM
-
-VmAt = Callable[[BlockHeaderAPI], OpenLedgerVM]
 
 CALL_STIPEND = 2_300
 """Gas a value-carrying CALL hands over for free; geth adds it to its first estimate."""
@@ -33,6 +33,12 @@ ERROR_SELECTOR = bytes.fromhex("08c379a0")
 
 PANIC_SELECTOR = bytes.fromhex("4e487b71")
 """``Panic(uint256)``: Solidity's assert/overflow encoding."""
+
+MAX_ACCESS_LIST_ROUNDS = 16
+"""geth repeats until the list stops changing; this bounds a list that never settles."""
+
+PRECOMPILES = frozenset(OpenLedgerVM.get_state_class().computation_class.get_precompiles())
+"""Always warm (EIP-2929), so never worth listing."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,21 @@ class CallRequest:
         )
 
 
+AccessList = tuple[tuple[bytes, tuple[int, ...]], ...]
+"""``((address, (slot, ...)), ...)`` sorted by address and slot."""
+
+
+@dataclass(frozen=True)
+class AccessListResult:
+    """What ``eth_createAccessList`` answers."""
+
+    access_list: AccessList
+    gas_used: int
+    """Gas the call uses with ``access_list`` attached (intrinsic cost and refund included)."""
+    error: str | None
+    """The VM error of the final run (the call may revert and still yield a list)."""
+
+
 def revert_message(output: bytes) -> str:
     """geth's error message for a revert: the decoded reason where there is one."""
     if output[:4] == ERROR_SELECTOR:
@@ -86,14 +107,19 @@ def revert_message(output: bytes) -> str:
 class Executor:
     """Runs calls against any block's state; owns the gas cap."""
 
-    def __init__(self, vm_at: VmAt, chain_id: int, gas_cap: int) -> None:
+    def __init__(self, vm_at: VmFactory, chain_id: int, gas_cap: int) -> None:
         self._vm_at = vm_at
         self._chain_id = chain_id
         self.gas_cap = gas_cap
 
-    def _state(self, header: BlockHeaderAPI, request: CallRequest) -> StateAPI:
+    def _state(
+        self,
+        header: BlockHeaderAPI,
+        request: CallRequest,
+        vm_class: type[OpenLedgerVM] = OpenLedgerVM,
+    ) -> StateAPI:
         context_header = header if request.has_fees else header.copy(base_fee_per_gas=0)
-        return self._vm_at(context_header).state
+        return self._vm_at(context_header, vm_class).state
 
     def _gas_limit(self, header: BlockHeaderAPI, request: CallRequest) -> int:
         limit = request.gas if request.gas is not None else header.gas_limit
@@ -120,7 +146,10 @@ class Executor:
         return SpoofTransaction(unsigned, from_=request.sender)
 
     def _run(self, state: StateAPI, request: CallRequest, gas: int) -> ComputationAPI:
-        tx = self._transaction(state, request, gas)
+        return self._apply(state, self._transaction(state, request, gas))
+
+    @staticmethod
+    def _apply(state: StateAPI, tx: SpoofTransaction) -> ComputationAPI:
         snapshot = state.snapshot()
         try:
             return state.apply_transaction(tx)
@@ -176,6 +205,58 @@ class Executor:
         except InvalidTransaction:
             return False
 
+    def create_access_list(self, request: CallRequest, header: BlockHeaderAPI) -> AccessListResult:
+        """geth's ``eth_createAccessList``: run, list what the code touched, rerun with that
+        list attached, until the list no longer changes (attaching a list can change the path
+        the code takes, e.g. through ``GAS``).
+
+        Listed: every slot the code read or wrote (whatever the account) and every other
+        account it touched, except the sender, the recipient (or the created contract) and the
+        precompiles, which are warm anyway. A given ``accessList`` seeds the first run.
+        """
+        base = self._state(header, request)
+        nonce = request.nonce if request.nonce is not None else base.get_nonce(request.sender)
+        recipient = request.to or generate_contract_address(request.sender, nonce)
+        excluded = PRECOMPILES | {request.sender, recipient}
+        current = _normalise(request.access_list, excluded)
+        for _ in range(MAX_ACCESS_LIST_ROUNDS):
+            attempt = replace(request, nonce=nonce, access_list=current)
+            state = self._state(header, attempt, AccessListVM)
+            gas = self._gas_limit(header, attempt)
+            tx = self._transaction(state, attempt, gas)
+            computation = self._apply(state, tx)
+            if not isinstance(state, AccessRecordingState):
+                raise TypeError("AccessListVM must build an AccessRecordingState")
+            found = _normalise(
+                current
+                + tuple((address, tuple(slots)) for address, slots in state.touched_slots.items())
+                + tuple((address, ()) for address in state.touched_addresses),
+                excluded,
+            )
+            if found == current:
+                error = None
+                if computation.is_error:
+                    error = (
+                        "execution reverted"
+                        if isinstance(computation.error, Revert)
+                        else execution_error_message(computation.error)
+                    )
+                gas_used = OpenLedgerVM.finalize_gas_used(tx, computation)
+                return AccessListResult(current, gas_used, error)
+            current = found
+        raise InvalidTransaction("access list did not settle")
+
+
+def _normalise(
+    entries: Sequence[tuple[bytes, Sequence[int]]], excluded: frozenset[bytes]
+) -> AccessList:
+    """Merge duplicate addresses, drop excluded accounts that carry no slots, and sort."""
+    merged: dict[bytes, set[int]] = {}
+    for address, slots in entries:
+        if slots or address not in excluded:
+            merged.setdefault(bytes(address), set()).update(slots)
+    return tuple((address, tuple(sorted(merged[address]))) for address in sorted(merged))
+
 
 def _output_or_raise(computation: ComputationAPI) -> bytes:
     if computation.is_error:
@@ -183,11 +264,12 @@ def _output_or_raise(computation: ComputationAPI) -> bytes:
         if isinstance(error, Revert):
             output = computation.output
             raise ExecutionReverted(revert_message(output), output)
-        raise InvalidTransaction(_execution_error_message(error))
+        raise InvalidTransaction(execution_error_message(error))
     return computation.output
 
 
-def _execution_error_message(error: Exception) -> str:
+def execution_error_message(error: Exception) -> str:
+    """geth's wording of a VM fault other than a revert."""
     name = type(error).__name__
     messages = {
         "OutOfGas": "out of gas",

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from node.chain import Chain
 from node.execution import Executor
+from node.rpc.access_list_api import AccessListApi
+from node.rpc.block_api import BlockApi
+from node.rpc.debug_api import DebugApi
 from node.rpc.dispatch import Dispatcher
 from node.rpc.eth_api import ChainReader, EthApi
+from node.rpc.fee_api import FeeApi
+from node.rpc.filters import FilterApi, LogReader
 from node.rpc.metrics import Metrics
+from node.rpc.proof_api import ProofApi
 from node.rpc.server import RpcServer
 from node.rpc.subscriptions import SubscriptionHub
+from node.rpc.txpool_api import TxPoolApi
 from node.txpool import TransactionPool
 from openledger.config import RpcConfig
 
@@ -17,7 +24,20 @@ def build_rpc_server(chain: Chain, pool: TransactionPool, config: RpcConfig) -> 
     reader = ChainReader(chain)
     executor = Executor(chain.vm_at, chain.config.chain.chain_id, config.gas_cap)
     dispatcher = Dispatcher(config.max_batch_size)
-    dispatcher.register_all(EthApi(reader, pool, executor).handlers())
+    filters = FilterApi(LogReader(reader))
+    for api in (
+        EthApi(reader, pool, executor),
+        FeeApi(reader),
+        BlockApi(reader),
+        filters,
+        AccessListApi(reader, executor),
+        ProofApi(reader),
+        TxPoolApi(pool),
+        DebugApi(reader),
+    ):
+        dispatcher.register_all(api.handlers())
+    chain.subscribe(filters.on_block)
+    pool.subscribe(filters.on_pending)
 
     hub = SubscriptionHub()
     chain.subscribe(hub.on_block)

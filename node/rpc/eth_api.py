@@ -256,16 +256,18 @@ class EthApi:
     # -- blocks ---------------------------------------------------------------------------
 
     def get_block_by_number(self, block: Any, full: Any) -> dict[str, Any] | None:
+        with_transactions = parse_bool(full, "full")
         header = self.reader.header_or_none(parse_block_id(block, "block"))
         if header is None:
             return None
-        return self.reader.block_json(header, parse_bool(full, "full"))
+        return self.reader.block_json(header, with_transactions)
 
     def get_block_by_hash(self, block_hash: Any, full: Any) -> dict[str, Any] | None:
+        with_transactions = parse_bool(full, "full")
         header = self.reader.header_or_none(BlockId(hash=parse_hash(block_hash, "hash")))
         if header is None:
             return None
-        return self.reader.block_json(header, parse_bool(full, "full"))
+        return self.reader.block_json(header, with_transactions)
 
     def get_transaction_by_hash(self, tx_hash: Any) -> dict[str, Any] | None:
         wanted = parse_hash(tx_hash, "hash")

@@ -6,11 +6,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 
 from node.block_session import Applied, Skipped
 from node.chain import Chain
 from node.exceptions import BlockNotFound, ChainCorrupted
-from node.transactions import admit
+from node.transactions import admit, transaction_type
 from openledger.config import NetworkConfig
 from tests.helpers.signing import CHAIN_ID, DEV, RECIPIENT, sign
 
@@ -113,4 +114,26 @@ def test_timestamps_strictly_increase(tmp_path: Path) -> None:
     parent = chain.head.timestamp
     assert chain.next_timestamp(parent - 100) == parent + 1
     assert chain.next_timestamp(parent + 50.7) == parent + 50
+    chain.close()
+
+
+def test_every_supported_transaction_type_executes(tmp_path: Path) -> None:
+    """Legacy (0), EIP-2930 (1), EIP-1559 (2) and EIP-7702 set-code (4) transactions."""
+    chain = Chain.open(NetworkConfig(), tmp_path)
+    delegate = "0x000000000000000000000000000000000000dEaD"
+    authorization = Account.sign_authorization(
+        {"chainId": CHAIN_ID, "address": delegate, "nonce": 0}, DEV[1].private_key
+    )
+    raws = [
+        sign(nonce=0, gasPrice=2 * 10**9),
+        sign(nonce=1, gasPrice=2 * 10**9, accessList=[], type=1),
+        sign(nonce=2),
+        sign(nonce=3, to=DEV[1].checksum_address, gas=100_000, authorizationList=[authorization]),
+    ]
+    results = build(chain, raws)
+    assert all(isinstance(result, Applied) for result in results)
+    types = [transaction_type(o.tx) for o in chain.outcomes(chain.head)]
+    assert types == [0, 1, 2, 4]
+    state = chain.state_at(chain.head)
+    assert state.get_code(DEV[1].address) == bytes.fromhex("ef0100") + bytes.fromhex(delegate[2:])
     chain.close()

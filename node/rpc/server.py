@@ -117,7 +117,13 @@ class RpcServer:
         sender = asyncio.create_task(self._pump(socket, queue))
         try:
             while True:
-                message = await socket.receive_text()
+                frame = await socket.receive()
+                if frame["type"] == "websocket.disconnect":
+                    break
+                # Clients send text or binary frames (web3.py v8 sends binary); geth takes both.
+                message = frame.get("text")
+                if message is None:
+                    message = (frame.get("bytes") or b"").decode("utf-8", errors="replace")
                 if len(message) > self.max_body_bytes:
                     response: Any = error_response(
                         None, RpcError(INVALID_REQUEST, "message too large")

@@ -39,7 +39,9 @@ def wait_for_receipts(devnet: Devnet, hashes: list[str]) -> dict[str, dict]:
 def test_restart_continues_the_same_chain(tmp_path: Path) -> None:
     devnet = Devnet(tmp_path / "data").start()
     try:
-        hashes = [devnet.call("eth_sendRawTransaction", "0x" + sign(7, nonce=n).hex()) for n in range(3)]
+        hashes = [
+            devnet.call("eth_sendRawTransaction", "0x" + sign(7, nonce=n).hex()) for n in range(3)
+        ]
         receipts = wait_for_receipts(devnet, hashes)
         assert len(receipts) == 3
         head = devnet.call("eth_getBlockByNumber", "latest", False)
@@ -67,7 +69,9 @@ def test_kill_minus_nine_under_load_loses_nothing_acknowledged(tmp_path: Path) -
         nonce = 0
         while not stop.is_set():
             try:
-                tx_hash = devnet.call("eth_sendRawTransaction", "0x" + sign(account, nonce=nonce).hex())
+                tx_hash = devnet.call(
+                    "eth_sendRawTransaction", "0x" + sign(account, nonce=nonce).hex()
+                )
             except (RpcFailure, OSError):
                 return  # the process died mid-request: that transaction was never acknowledged
             acknowledged.append(tx_hash)

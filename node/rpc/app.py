@@ -43,7 +43,7 @@ def build_rpc_server(chain: Chain, pool: TransactionPool, config: RpcConfig) -> 
     chain.subscribe(hub.on_block)
     pool.subscribe(hub.on_pending)
 
-    metrics = Metrics()
+    metrics = Metrics(frozenset(dispatcher.method_names))
     metrics.gauge(
         "openledger_chain_head", "Number of the head block.", lambda: chain.head.block_number
     )

@@ -10,8 +10,11 @@ from typing import Any
 class Metrics:
     """Request counts by method plus gauges read at scrape time."""
 
-    def __init__(self) -> None:
+    def __init__(self, known_methods: frozenset[str]) -> None:
         self.requests: Counter[str] = Counter()
+        # Only registered methods get a label of their own: a client sending made-up names
+        # must not grow the label set without bound.
+        self._known = known_methods
         self._gauges: dict[str, tuple[str, Callable[[], float]]] = {}
 
     def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
@@ -22,7 +25,7 @@ class Metrics:
         for item in items:
             if isinstance(item, dict) and isinstance(item.get("method"), str):
                 method = item["method"]
-                self.requests[method if method.isidentifier() else "invalid"] += 1
+                self.requests[method if method in self._known else "unknown"] += 1
 
     def render(self) -> str:
         lines = [

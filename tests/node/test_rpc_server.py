@@ -166,3 +166,17 @@ def test_http_answers_include_the_new_methods(served: tuple[Node, TestClient]) -
     )
     assert all("result" in answer for answer in answers)
     assert answers[1]["result"] == {"pending": "0x0", "queued": "0x0"}
+
+
+def test_metrics_count_known_methods_and_lump_the_rest(
+    served: tuple[Node, TestClient],
+) -> None:
+    _, client = served
+    client.post("/", json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
+    client.post("/", json={"jsonrpc": "2.0", "id": 2, "method": "made_up_1", "params": []})
+    client.post("/", json={"jsonrpc": "2.0", "id": 3, "method": "made_up_2", "params": []})
+    text = client.get("/metrics").text
+    assert 'openledger_rpc_requests_total{method="eth_chainId"} 1' in text
+    assert 'openledger_rpc_requests_total{method="unknown"} 2' in text
+    assert "made_up" not in text
+    assert "openledger_chain_head" in text

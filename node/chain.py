@@ -180,7 +180,7 @@ class Chain:
                     self.store.delete(key)
                 else:
                     self.store[key] = value
-            self.store.commit()
+            self.store.commit(sync=self.config.chain.fsync)
         except BaseException:
             self.store.discard()
             raise

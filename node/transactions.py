@@ -9,6 +9,7 @@ which otherwise recovers and verifies the signature on every ``.sender`` access 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import rlp
 from eth.abc import SignedTransactionAPI
@@ -46,6 +47,11 @@ class AdmittedTransaction:
     @property
     def nonce(self) -> int:
         return self.tx.nonce
+
+    @cached_property
+    def upfront_cost(self) -> int:
+        """geth's ``tx.Cost()``: gas * fee cap + value, the most the sender can be charged."""
+        return self.tx.gas * self.tx.max_fee_per_gas + self.tx.value
 
 
 def transaction_type(tx: SignedTransactionAPI) -> int:
@@ -87,7 +93,8 @@ def recover_sender(tx: SignedTransactionAPI, chain_id: int) -> Address:
     if tx.s > SECP256K1_HALF_N or tx.s == 0 or tx.r == 0:
         raise InvalidTransaction("invalid sender: malleable or zero signature")
     try:
-        tx.check_signature_validity()
+        # Recovery alone suffices: a recovered key always verifies the signature it came from,
+        # so py-evm's check_signature_validity (recover, then verify) would do the work twice.
         return Address(tx.sender)
     except (BadSignature, ValidationError, ValueError) as exc:
         raise InvalidTransaction(f"invalid sender: {exc}") from exc

@@ -33,7 +33,7 @@ from node.records import effective_gas_price
 from node.transactions import AdmittedTransaction, admit
 from openledger.config import MempoolConfig
 from openledger.store import LevelStore, StoreError
-from openledger.types import Address, Hash32, Wei
+from openledger.types import Address, Hash32
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,6 @@ def journal_key(tx_hash: bytes) -> bytes:
 def effective_tip(tx: SignedTransactionAPI, base_fee: int) -> int:
     """What the block producer earns per gas: min(tip, fee cap - base fee); below 0 if unpayable."""
     return effective_gas_price(tx, base_fee) - base_fee
-
-
-def upfront_cost(tx: SignedTransactionAPI) -> Wei:
-    """geth's ``tx.Cost()``: the most the sender can be charged, gas * fee cap + value."""
-    return Wei(tx.gas * tx.max_fee_per_gas + tx.value)
 
 
 def intrinsic_gas(tx: SignedTransactionAPI) -> int:
@@ -259,8 +254,8 @@ class Mempool:
         ):
             raise InvalidTransaction("replacement transaction underpriced")
         # geth's ValidateTransactionWithState: the newcomer on top of what pending already spends.
-        spent = sum(upfront_cost(tx.tx) for n, tx in account.pending.items() if n != nonce)
-        if self._accounts.get_balance(sender) < spent + upfront_cost(admitted.tx):
+        spent = sum(tx.upfront_cost for n, tx in account.pending.items() if n != nonce)
+        if self._accounts.get_balance(sender) < spent + admitted.upfront_cost:
             raise InvalidTransaction("insufficient funds for gas * price + value")
         executable = nonce <= account.next_nonce
         if old is None:
@@ -421,7 +416,7 @@ class Mempool:
         for nonce, admitted in held:
             if nonce < state_nonce:
                 self._drop_unlinked(admitted, "nonce too low")
-            elif upfront_cost(admitted.tx) > balance:
+            elif admitted.upfront_cost > balance:
                 self._drop_unlinked(admitted, "insufficient funds for gas * price + value")
             elif nonce == account.next_nonce and len(account.pending) < self._config.max_per_sender:
                 account.pending[nonce] = admitted

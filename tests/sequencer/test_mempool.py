@@ -24,7 +24,6 @@ from sequencer.mempool import (
     intrinsic_gas,
     journal_key,
     replacement_allowed,
-    upfront_cost,
 )
 from tests.helpers.signing import CHAIN_ID, DEV, GWEI, sign
 
@@ -318,7 +317,7 @@ def test_effective_tip(fields: dict[str, Any], tip: int) -> None:
     ids=["dynamic-fee", "legacy"],
 )
 def test_upfront_cost(fields: dict[str, Any], cost: int) -> None:
-    assert upfront_cost(admit(sign(**fields), CHAIN_ID).tx) == cost
+    assert admit(sign(**fields), CHAIN_ID).upfront_cost == cost
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
 
-from tests.e2e.conftest import CHAIN_ID, DEV_BALANCE_WEI, REPO_ROOT, foundry_binary
+from tests.helpers.targets import CHAIN_ID, DEV_BALANCE_WEI, REPO_ROOT, foundry_binary
 
 pytestmark = pytest.mark.slow
 

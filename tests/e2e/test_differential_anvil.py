@@ -26,7 +26,7 @@ from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.utils.address import get_create2_address, get_create_address
 
-from tests.e2e.conftest import CHAIN_ID, RpcTarget
+from tests.helpers.targets import CHAIN_ID, RpcTarget
 
 pytestmark = pytest.mark.slow
 

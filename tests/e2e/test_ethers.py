@@ -19,7 +19,7 @@ from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 from web3.utils.address import get_create_address
 
-from tests.e2e.conftest import CHAIN_ID, REPO_ROOT
+from tests.helpers.targets import CHAIN_ID, REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

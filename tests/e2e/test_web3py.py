@@ -27,7 +27,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 from web3.types import TxReceipt
 
-from tests.e2e.conftest import CHAIN_ID, DEV_BALANCE_WEI, RpcTarget
+from tests.helpers.targets import CHAIN_ID, DEV_BALANCE_WEI, RpcTarget
 
 pytestmark = pytest.mark.slow
 

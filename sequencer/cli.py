@@ -7,8 +7,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from eth_account import Account
+from eth_utils import to_checksum_address
+
 from openledger.accounts import dev_accounts
-from openledger.config import NetworkConfig, load_config
+from openledger.config import load_config
 from sequencer.service import SequencerNode
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "devnet.toml"
@@ -30,10 +33,16 @@ def register_devnet(commands: Any) -> None:
     parser.add_argument(
         "--no-ai", action="store_true", help="do not start the AI service (it is not built yet)"
     )
+    parser.add_argument(
+        "--no-contracts",
+        action="store_true",
+        help="do not deploy the Payable-AI contracts from dev account 0 at first start",
+    )
     parser.set_defaults(handler=run_devnet)
 
 
-def banner(config: NetworkConfig) -> str:
+def banner(node: SequencerNode) -> str:
+    config = node.config
     url = f"http://{config.rpc.host}:{config.rpc.port}"
     lines = [
         "OpenLedger devnet",
@@ -49,6 +58,13 @@ def banner(config: NetworkConfig) -> str:
         dev_accounts(config.genesis.mnemonic, config.genesis.dev_accounts)
     ):
         lines.append(f"  ({index}) {account.checksum_address}  0x{account.private_key.hex()}")
+    lines += ["", "L2 contracts:"]
+    if node.l2_contracts:
+        width = max(len(name) for name in node.l2_contracts)
+        for name, address in node.l2_contracts.items():
+            lines.append(f"  {name:<{width}}  {to_checksum_address(address)}")
+    else:
+        lines.append(f"  not deployed: {node.deploy_error or 'no deployer'}")
     lines += ["", f"Listening on {url}"]
     return "\n".join(lines)
 
@@ -57,14 +73,18 @@ def run_devnet(args: argparse.Namespace) -> int:
     config = load_config(args.config).with_overrides(
         block_time=args.block_time, rpc_port=args.rpc_port
     )
-    node = SequencerNode(config, args.datadir)
+    deployer = None
+    if not args.no_contracts:
+        (account,) = dev_accounts(config.genesis.mnemonic, 1)
+        deployer = Account.from_key(account.private_key)
+    node = SequencerNode(config, args.datadir, deployer)
 
     async def serve() -> None:
         ready = asyncio.Event()
         task = asyncio.create_task(node.serve(ready))
         await ready.wait()
         if not task.done():
-            print(banner(config), flush=True)
+            print(banner(node), flush=True)
         await task
 
     asyncio.run(serve())

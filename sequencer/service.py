@@ -7,11 +7,20 @@ import logging
 from pathlib import Path
 
 import uvicorn
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_canonical_address
+from web3 import Web3
 
 from node.chain import Chain
 from node.rpc.app import build_rpc_server
+from node.rpc.inproc import InProcessProvider
 from openledger.config import NetworkConfig
+from openledger.contracts.artifacts import ARTIFACTS_DIR, L2_CONTRACTS, load_artifact
+from openledger.contracts.deploy import DEPLOYMENT_FILE, DeploySettings, ensure_deployed
+from openledger.contracts.exceptions import ContractError
+from openledger.contracts.transactor import Transactor
 from openledger.store import LevelStore
+from openledger.types import Address
 from sequencer.builder import BlockProducer
 from sequencer.mempool import Mempool
 from sequencer.pool_adapter import SequencerPool
@@ -22,8 +31,22 @@ log = logging.getLogger(__name__)
 class SequencerNode:
     """Everything a sequencer runs, sharing one event loop and one LevelDB database."""
 
-    def __init__(self, config: NetworkConfig, datadir: Path) -> None:
+    def __init__(
+        self,
+        config: NetworkConfig,
+        datadir: Path,
+        deployer: LocalAccount | None = None,
+        artifacts_dir: Path = ARTIFACTS_DIR,
+    ) -> None:
+        """``deployer``: if given, the L2 contracts are deployed from it at start (devnet)."""
         self.config = config
+        self.datadir = datadir
+        self.deployer = deployer
+        self.artifacts_dir = artifacts_dir
+        self.l2_contracts: dict[str, Address] = {}
+        """Name -> address of the Payable-AI contracts, once deployed or found."""
+        self.deploy_error: str | None = None
+        """Why the contracts could not be deployed, for the banner."""
         self.chain = Chain.open(config, datadir)
         journal: LevelStore = self.chain.store.level
         self.mempool = Mempool(
@@ -38,7 +61,34 @@ class SequencerNode:
         restored = self.mempool.restore(self.pool.next_base_fee())
         if restored:
             log.info("restored %d journaled transactions", restored)
-        self.rpc = build_rpc_server(self.chain, self.pool, config.rpc)
+        self.rpc = build_rpc_server(
+            self.chain, self.pool, config.rpc, l2_contracts=lambda: self.l2_contracts
+        )
+
+    def _deploy_contracts(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Find or deploy the L2 contracts through the in-process provider (worker thread).
+
+        In-process and before the port opens, so no client races dev account 0's nonces and
+        ``openledger_rollupConfig`` has the addresses from the first request on.
+        """
+        assert self.deployer is not None
+        w3 = Web3(InProcessProvider(self.rpc.dispatcher, loop))
+        artifacts = tuple(load_artifact(name, self.artifacts_dir) for name in L2_CONTRACTS)
+        transactor = Transactor(w3, self.deployer, artifacts)
+        deployment, fresh = ensure_deployed(
+            transactor,
+            self.datadir / DEPLOYMENT_FILE,
+            DeploySettings(artifacts_dir=self.artifacts_dir),
+        )
+        self.l2_contracts = {
+            name: Address(to_canonical_address(address))
+            for name, address in deployment.contracts.items()
+        }
+        log.info(
+            "%s the L2 contracts: %s",
+            "deployed" if fresh else "found",
+            ", ".join(f"{k}={v}" for k, v in deployment.contracts.items()),
+        )
 
     async def serve(self, on_ready: asyncio.Event | None = None) -> None:
         """Run the block producer and the RPC server until the server shuts down (SIGINT/TERM)."""
@@ -55,12 +105,19 @@ class SequencerNode:
         producer = asyncio.create_task(self.producer.run())
         if self.mempool.status()[0]:
             self.producer.notify()
-        serving = asyncio.create_task(server.serve())
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.01)
-        if on_ready is not None:
-            on_ready.set()
         try:
+            if self.deployer is not None:
+                try:
+                    await asyncio.to_thread(self._deploy_contracts, asyncio.get_running_loop())
+                except ContractError as exc:
+                    # The chain is still useful without them; say why loudly and serve on.
+                    self.deploy_error = str(exc)
+                    log.error("L2 contracts not deployed: %s", exc)
+            serving = asyncio.create_task(server.serve())
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.01)
+            if on_ready is not None:
+                on_ready.set()
             await serving
         finally:
             self.producer.stop()

@@ -13,6 +13,7 @@ from node.rpc.fee_api import FeeApi
 from node.rpc.filters import FilterApi, LogReader
 from node.rpc.metrics import Metrics
 from node.rpc.proof_api import ProofApi
+from node.rpc.rollup_api import ContractAddresses, RollupApi, no_contracts
 from node.rpc.server import RpcServer
 from node.rpc.subscriptions import SubscriptionHub
 from node.rpc.txpool_api import TxPoolApi
@@ -20,7 +21,13 @@ from node.txpool import TransactionPool
 from openledger.config import RpcConfig
 
 
-def build_rpc_server(chain: Chain, pool: TransactionPool, config: RpcConfig) -> RpcServer:
+def build_rpc_server(
+    chain: Chain,
+    pool: TransactionPool,
+    config: RpcConfig,
+    l2_contracts: ContractAddresses = no_contracts,
+) -> RpcServer:
+    """``l2_contracts`` feeds ``openledger_rollupConfig`` (see :mod:`node.rpc.rollup_api`)."""
     reader = ChainReader(chain)
     executor = Executor(chain.vm_at, chain.config.chain.chain_id, config.gas_cap)
     dispatcher = Dispatcher(config.max_batch_size)
@@ -34,6 +41,7 @@ def build_rpc_server(chain: Chain, pool: TransactionPool, config: RpcConfig) -> 
         ProofApi(reader),
         TxPoolApi(pool),
         DebugApi(reader),
+        RollupApi(chain.config.chain.chain_id, l2_contracts),
     ):
         dispatcher.register_all(api.handlers())
     chain.subscribe(filters.on_block)

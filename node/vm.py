@@ -15,12 +15,29 @@ from eth.abc import (
 from eth.chains.base import ChainContext
 from eth.constants import BLANK_ROOT_HASH, ZERO_HASH32
 from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.blocks import PragueBlock
 from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE
 from eth_hash.auto import keccak
 from eth_utils import ValidationError
 
 from node.trie_root import ordered_trie_root
 from openledger.config import NetworkConfig
+
+
+class OpenLedgerBlock(PragueBlock):
+    """A Prague block whose ``copy`` shares the (immutable) transactions instead of cloning them.
+
+    Sealing copies the block three times (requests hash, pack, state root); rlp's ``copy``
+    deep-copies every field not overridden, which for a 1,000-transaction block cost a quarter
+    of the sealing time. Transactions, uncles and withdrawals are never mutated, so sharing them
+    is safe.
+    """
+
+    def copy(self, **overrides: object) -> OpenLedgerBlock:
+        fields = {name: overrides.pop(name, getattr(self, name)) for name in self._meta.field_names}
+        if overrides:
+            raise TypeError(f"unknown block fields: {', '.join(overrides)}")
+        return type(self)(**fields)
 
 
 class OpenLedgerVM(PragueVM):
@@ -30,6 +47,7 @@ class OpenLedgerVM(PragueVM):
     """
 
     fork = "openledger-prague"
+    block_class = OpenLedgerBlock
 
     def set_block_transactions_and_withdrawals(
         self,

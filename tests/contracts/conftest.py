@@ -36,11 +36,14 @@ from tests.helpers.targets import (
     REPO_ROOT,
     TARGETS,
     RpcTarget,
+    compile_contracts,
     derive_dev_accounts,
     serve,
 )
 
 ARTIFACTS_DIR = REPO_ROOT / "contracts" / "out"
+FIXTURE_SOURCES = REPO_ROOT / "tests" / "fixtures" / "contracts"
+"""Test-only Solidity (attackers, contract wallets), compiled per session, never committed."""
 CONTRACT_NAMES = ("DatanetRegistry", "ModelRegistry", "InferencePayments")
 TOKEN = 10**18
 GWEI = 10**9
@@ -154,14 +157,33 @@ class Chain:
         )
 
     def deploy(self, name: str, sender: LocalAccount, *args: Any) -> Contract:
+        """Deploy one of the Payable-AI contracts from its committed artifact."""
+        return self.deploy_artifact(self.artifacts[name], sender, *args)
+
+    def deploy_artifact(
+        self, artifact: dict[str, Any], sender: LocalAccount, *args: Any
+    ) -> Contract:
+        """Deploy any compiled artifact (``{"abi", "bytecode"}``), e.g. a test fixture."""
+        factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+        data = factory.constructor(*args).data_in_transaction
+        gas = self.w3.eth.estimate_gas({"from": sender.address, "data": data})
+        receipt = self.send_raw(sender, {"data": data, "gas": gas + gas // 5})
+        assert receipt["status"] == 1, "deployment failed on-chain"
+        return self.w3.eth.contract(address=receipt["contractAddress"], abi=factory.abi)
+
+    def constructor_revert(self, name: str, *args: Any) -> Revert:
+        """The custom error deploying contract ``name`` with ``args`` reverts with."""
         factory = self.w3.eth.contract(
             abi=self.artifacts[name]["abi"], bytecode=self.artifacts[name]["bytecode"]
         )
         data = factory.constructor(*args).data_in_transaction
-        gas = self.w3.eth.estimate_gas({"from": sender.address, "data": data})
-        receipt = self.send_raw(sender, {"data": data, "gas": gas + gas // 5})
-        assert receipt["status"] == 1, f"deploying {name} failed"
-        return self.w3.eth.contract(address=receipt["contractAddress"], abi=factory.abi)
+        try:
+            self.w3.eth.call({"from": self.funders[0].address, "data": data})
+        except (ContractCustomError, ContractLogicError) as exc:
+            if not isinstance(exc.data, str) or not exc.data:
+                raise AssertionError(f"deploying {name} reverted without data: {exc}") from exc
+            return self.decoder.decode(exc.data)
+        raise AssertionError(f"deploying {name}{args} did not revert")
 
     def transact(self, sender: LocalAccount, call: ContractFunction, value: int = 0) -> TxReceipt:
         """Send ``call`` from ``sender``; the receipt must succeed."""
@@ -276,3 +298,10 @@ def chain(
 def deployment(chain: Chain) -> Deployment:
     """The contracts every test on this chain shares (tests create their own records in them)."""
     return deploy_all(chain)
+
+
+@pytest.fixture(scope="session")
+def fixture_artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """tests/fixtures/contracts compiled with the pinned npm solc, by contract name."""
+    out = compile_contracts(FIXTURE_SOURCES, tmp_path_factory.mktemp("fixture-contracts"))
+    return {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}

@@ -311,3 +311,58 @@ def test_registry_holds_exactly_the_unwithdrawn_stakes(
         fns.withdrawable(a).call() for a in [*(c.address for c in contributors), d.treasury.address]
     )
     assert chain.balance(d.datanets.address) == owed
+
+
+def test_approve_is_all_or_nothing(chain: Chain, deployment: Deployment) -> None:
+    """An id named twice, or an unknown id after good ones, refuses the whole batch: no stake
+    is credited twice and no version is published."""
+    d = deployment
+    fns = d.datanets.functions
+    owner, contributor = chain.account(), chain.account()
+    datanet_id = create_datanet(chain, d, owner, STAKE)
+    cid = contribute(chain, d, contributor, datanet_id, STAKE)
+    chain.expect_revert(owner, fns.approve([cid, cid]), "NotPending", cid, APPROVED)
+    missing = 10**9
+    chain.expect_revert(owner, fns.approve([cid, missing]), "UnknownContribution", missing)
+    assert fns.withdrawable(contributor.address).call() == 0
+    assert fns.latestVersion(datanet_id).call() == 0
+    chain.transact(owner, fns.approve([cid]))
+    assert fns.withdrawable(contributor.address).call() == STAKE
+
+
+def test_unknown_ids_in_owner_and_proof_calls(chain: Chain, deployment: Deployment) -> None:
+    d = deployment
+    fns = d.datanets.functions
+    world = approved_datanet(chain, d, [chain.account()])
+    missing = 10**9
+    chain.expect_revert(
+        world.owner, fns.removeCurator(missing, world.owner.address), "UnknownDatanet", missing
+    )
+    chain.expect_revert(
+        world.owner,
+        fns.verifyContribution(missing, 1, world.contribution_ids[0], []),
+        "UnknownDatanet",
+    )
+    chain.expect_revert(
+        world.owner,
+        fns.verifyContribution(world.datanet_id, 1, missing, []),
+        "UnknownContribution",
+        missing,
+    )
+
+
+def test_constructor_and_ownership_reverts(chain: Chain, deployment: Deployment) -> None:
+    revert = chain.constructor_revert("DatanetRegistry", ZERO_ADDRESS)
+    assert revert.name == "ZeroAddress"
+    fns = deployment.datanets.functions
+    stranger = chain.account(fund=0)
+    chain.expect_revert(
+        stranger,
+        fns.transferOwnership(stranger.address),
+        "OwnableUnauthorizedAccount",
+        stranger.address,
+    )
+    # Two-step: only the pending owner may accept (there is none yet).
+    chain.expect_revert(
+        stranger, fns.acceptOwnership(), "OwnableUnauthorizedAccount", stranger.address
+    )

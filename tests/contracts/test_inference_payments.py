@@ -241,6 +241,25 @@ def test_governance_settings(chain: Chain) -> None:
     assert fns.owner().call() == stranger.address
 
 
+def test_constructor_and_ownership_reverts(chain: Chain, deployment: Deployment) -> None:
+    d = deployment
+    good = [d.models.address, d.datanets.address, d.treasury.address, d.governance.address]
+    for index in range(3):
+        args = list(good)
+        args[index] = ZERO_ADDRESS
+        assert chain.constructor_revert("InferencePayments", *args).name == "ZeroAddress"
+    revert = chain.constructor_revert("InferencePayments", *good[:3], ZERO_ADDRESS)
+    assert (revert.name, revert.args) == ("OwnableInvalidOwner", (ZERO_ADDRESS,))
+    fns = d.payments.functions
+    stranger = chain.account(fund=0)
+    chain.expect_revert(
+        stranger, fns.transferOwnership(stranger.address), "OwnableUnauthorizedAccount"
+    )
+    chain.expect_revert(
+        stranger, fns.acceptOwnership(), "OwnableUnauthorizedAccount", stranger.address
+    )
+
+
 @pytest.mark.parametrize(
     ("fee", "weights"),
     [(0, [1]), (1, [1]), (PRICE, [3, 1, 1]), (10**18 + 3, [7, 7, 7]), (99, [1, 2**64 - 1])],

@@ -140,3 +140,13 @@ def test_constructor_refuses_zero_registry(chain: Chain) -> None:
         chain.w3.eth.estimate_gas({"from": deployer.address, "data": data})
     revert = chain.decoder.decode(info.value.data)  # type: ignore[attr-defined]
     assert revert.name == "ZeroAddress"
+
+
+def test_owner_calls_on_unknown_adapters(chain: Chain, deployment: Deployment) -> None:
+    fns = deployment.models.functions
+    someone = chain.account(fund=0)
+    missing = 10**9
+    chain.expect_revert(
+        someone, fns.transferAdapter(missing, someone.address), "UnknownAdapter", missing
+    )
+    chain.expect_revert(someone, fns.deprecate(missing), "UnknownAdapter", missing)

@@ -305,3 +305,26 @@ def fixture_artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dic
     """tests/fixtures/contracts compiled with the pinned npm solc, by contract name."""
     out = compile_contracts(FIXTURE_SOURCES, tmp_path_factory.mktemp("fixture-contracts"))
     return {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
+
+
+L1_ARTIFACTS_DIR = ARTIFACTS_DIR / "l1"
+L1_CONTRACT_NAMES = ("OpenToken", "OutputOracle", "SystemConfig", "OpenPortal")
+
+
+@pytest.fixture(scope="session")
+def l1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    """Anvil as the L1 (the L1 contracts only ever run there), with the L1 artifacts loaded."""
+    for target in serve("anvil", tmp_path_factory.mktemp("l1-anvil"), block_time=0):
+        artifacts = {
+            name: json.loads((L1_ARTIFACTS_DIR / f"{name}.json").read_text())
+            for name in L1_CONTRACT_NAMES
+        }
+        w3 = Web3(HTTPProvider(target.url, request_kwargs={"timeout": 30}))
+        decoder = ErrorDecoder([a["abi"] for a in artifacts.values()])
+        yield Chain(target, w3, artifacts, derive_dev_accounts(10), decoder)
+
+
+def advance_time(chain: Chain, seconds: int) -> None:
+    """Move the chain's clock forward by ``seconds`` and mine a block (anvil only)."""
+    chain.w3.provider.make_request("evm_increaseTime", [seconds])
+    chain.w3.provider.make_request("evm_mine", [])

@@ -1,0 +1,1 @@
+"""The AI service: OpenLoRA multi-adapter inference and ModelFactory fine-tuning."""

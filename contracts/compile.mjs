@@ -8,7 +8,9 @@
 // Output is deterministic (sorted keys, stable file order, trailing newline) so artifacts
 // can be committed and checked for drift in CI.
 //
-// Usage: node contracts/compile.mjs <srcdir> <outdir>
+// Usage: node contracts/compile.mjs <srcdir> <outdir> [--exclude <subdir>]...
+// `--exclude` leaves out a subdirectory of <srcdir> that is compiled into its own artifact set
+// (contracts/src/l2/predeploys -> contracts/out/predeploys).
 
 import fs from "node:fs";
 import path from "node:path";
@@ -23,16 +25,17 @@ const NODE_MODULES = path.join(REPO_ROOT, "node_modules");
 
 function usage(message) {
   if (message) console.error(`error: ${message}`);
-  console.error("usage: node contracts/compile.mjs <srcdir> <outdir>");
+  console.error("usage: node contracts/compile.mjs <srcdir> <outdir> [--exclude <subdir>]...");
   process.exit(2);
 }
 
 /** All .sol files under dir, as sorted POSIX paths relative to dir. */
-function findSources(dir, prefix = "") {
+function findSources(dir, exclude, prefix = "") {
   const found = [];
   for (const entry of fs.readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
     const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) found.push(...findSources(dir, rel));
+    if (entry.isDirectory() && exclude.includes(rel)) continue;
+    if (entry.isDirectory()) found.push(...findSources(dir, exclude, rel));
     else if (entry.isFile() && entry.name.endsWith(".sol")) found.push(rel);
   }
   return found.sort();
@@ -50,15 +53,20 @@ function sortKeys(value) {
 }
 
 function main() {
-  const [srcArg, outArg] = process.argv.slice(2);
+  const [srcArg, outArg, ...rest] = process.argv.slice(2);
   if (!srcArg || !outArg) usage();
+  const exclude = [];
+  for (let i = 0; i < rest.length; i += 2) {
+    if (rest[i] !== "--exclude" || !rest[i + 1]) usage(`unexpected argument: ${rest[i]}`);
+    exclude.push(rest[i + 1].replace(/\/+$/, ""));
+  }
   const srcDir = path.resolve(srcArg);
   const outDir = path.resolve(outArg);
   if (!fs.existsSync(srcDir) || !fs.statSync(srcDir).isDirectory()) {
     usage(`source dir not found: ${srcArg}`);
   }
 
-  const files = findSources(srcDir);
+  const files = findSources(srcDir, exclude);
   if (files.length === 0) usage(`no .sol files under ${srcArg}`);
 
   const sources = {};

@@ -1,4 +1,4 @@
-"""The genesis block: funded accounts from the network config, a header every node derives alike."""
+"""The genesis block: funded accounts, the predeploys' runtime code, a header every node derives."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from eth.rlp.headers import BlockHeader
 from node.vm import OpenLedgerVM, chain_context
 from openledger.accounts import dev_accounts
 from openledger.config import NetworkConfig
+from openledger.contracts.predeploys import predeploy_code
 from openledger.types import Address, Wei
 
 
@@ -24,11 +25,18 @@ def genesis_balances(config: NetworkConfig) -> dict[Address, Wei]:
 
 
 def write_genesis_state(config: NetworkConfig, db: AtomicDatabaseAPI) -> bytes:
-    """Write the genesis accounts' trie to ``db`` and return its state root."""
+    """Write the genesis accounts' trie (balances and predeploys) to ``db``; return its state root.
+
+    The predeploys (``openledger.contracts.predeploys``) get the committed runtime code at their
+    fixed addresses, with nonce 1 as contracts deployed by ``CREATE`` have (EIP-161).
+    """
     pre_genesis = BlockHeader(difficulty=0, block_number=-1, gas_limit=0)
     state = OpenLedgerVM.build_state(db, pre_genesis, chain_context(config))
     for address, balance in sorted(genesis_balances(config).items()):
         state.set_balance(address, balance)
+    for address, code in sorted(predeploy_code().items()):
+        state.set_code(address, code)
+        state.set_nonce(address, 1)
     state.persist()
     return state.state_root
 

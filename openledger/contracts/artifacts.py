@@ -1,9 +1,10 @@
 """Compiled contract artifacts (``contracts/out/<Name>.json``): ABI and creation bytecode.
 
 The artifacts are committed by the contracts build (``node contracts/compile.mjs contracts/src/l2
-contracts/out``) and read from the source tree rather than copied into the package: the project
-is installed editable (``pip install -e .``) and the Docker images carry the whole repository, so
-one copy of each artifact exists and it cannot drift from what CI checks against the sources.
+contracts/out --exclude predeploys``) and read from the source tree rather than copied into the
+package: the project is installed editable (``pip install -e .``) and the Docker images carry the
+whole repository, so one copy of each artifact exists and it cannot drift from what CI checks
+against the sources.
 Services that run elsewhere pass their own directory to :func:`load_artifact`.
 """
 
@@ -75,7 +76,7 @@ def load_artifact(name: str, directory: Path = ARTIFACTS_DIR) -> Artifact:
     except FileNotFoundError as exc:
         raise ArtifactError(
             f"no artifact for {name} at {path}: run "
-            "`node contracts/compile.mjs contracts/src/l2 contracts/out`"
+            "`node contracts/compile.mjs contracts/src/l2 contracts/out --exclude predeploys`"
         ) from exc
     except json.JSONDecodeError as exc:
         raise ArtifactError(f"{path} is not valid JSON: {exc}") from exc

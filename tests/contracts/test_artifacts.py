@@ -1,8 +1,10 @@
 """The committed artifacts in ``contracts/out`` are exactly what the sources compile to.
 
 CI runs this: a source change without ``node contracts/compile.mjs contracts/src/l2
-contracts/out`` (L2) or ``node contracts/compile.mjs contracts/src/l1 contracts/out/l1`` (L1),
-or a hand-edited artifact, fails here, byte for byte.
+contracts/out --exclude predeploys`` (L2), ``node contracts/compile.mjs
+contracts/src/l2/predeploys contracts/out/predeploys`` (L2 predeploys, in genesis) or ``node
+contracts/compile.mjs contracts/src/l1 contracts/out/l1`` (L1), or a hand-edited artifact, fails
+here, byte for byte.
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ from tests.helpers.targets import REPO_ROOT, compile_contracts
 
 SOURCES = REPO_ROOT / "contracts" / "src" / "l2"
 COMMITTED = REPO_ROOT / "contracts" / "out"
-RECOMPILE = "node contracts/compile.mjs contracts/src/l2 contracts/out"
+RECOMPILE = "node contracts/compile.mjs contracts/src/l2 contracts/out --exclude predeploys"
+PREDEPLOY_SOURCES = SOURCES / "predeploys"
+PREDEPLOY_COMMITTED = COMMITTED / "predeploys"
+PREDEPLOY_RECOMPILE = (
+    "node contracts/compile.mjs contracts/src/l2/predeploys contracts/out/predeploys"
+)
 L1_SOURCES = REPO_ROOT / "contracts" / "src" / "l1"
 L1_COMMITTED = COMMITTED / "l1"
 L1_RECOMPILE = "node contracts/compile.mjs contracts/src/l1 contracts/out/l1"
@@ -31,7 +38,13 @@ def _assert_same(fresh: Path, committed: Path, recompile: str) -> None:
 
 
 def test_artifacts_match_sources(tmp_path: Path) -> None:
-    _assert_same(compile_contracts(SOURCES, tmp_path / "out"), COMMITTED, RECOMPILE)
+    fresh = compile_contracts(SOURCES, tmp_path / "out", exclude=("predeploys",))
+    _assert_same(fresh, COMMITTED, RECOMPILE)
+
+
+def test_predeploy_artifacts_match_sources(tmp_path: Path) -> None:
+    fresh = compile_contracts(PREDEPLOY_SOURCES, tmp_path / "predeploys")
+    _assert_same(fresh, PREDEPLOY_COMMITTED, PREDEPLOY_RECOMPILE)
 
 
 def test_l1_artifacts_match_sources(tmp_path: Path) -> None:
@@ -46,3 +59,8 @@ def test_payable_ai_contracts_are_all_there() -> None:
 def test_l1_contracts_are_all_there() -> None:
     names = {p.stem for p in L1_COMMITTED.glob("*.json")}
     assert {"OpenToken", "OutputOracle", "SystemConfig", "OpenPortal"} <= names
+
+
+def test_predeploy_contracts_are_all_there() -> None:
+    names = {p.stem for p in PREDEPLOY_COMMITTED.glob("*.json")}
+    assert {"L2ToL1MessagePasser"} <= names

@@ -230,8 +230,10 @@ def serve(kind: str, workdir: Path, block_time: float = 0) -> Iterator[RpcTarget
         stop_process(target.process)
 
 
-def compile_contracts(src_dir: Path, out_dir: Path) -> Path:
+def compile_contracts(src_dir: Path, out_dir: Path, exclude: tuple[str, ...] = ()) -> Path:
     """Compile every .sol file under ``src_dir`` with the pinned npm solc into ``out_dir``.
+
+    ``exclude`` names subdirectories of ``src_dir`` that are compiled as their own artifact set.
 
     Fails the test (with the compiler's output) rather than raising: a broken compile is a
     broken build.
@@ -240,7 +242,13 @@ def compile_contracts(src_dir: Path, out_dir: Path) -> Path:
     if node is None:
         pytest.fail("`node` is not on PATH; contracts are compiled with npm solc", pytrace=False)
     result = subprocess.run(
-        [node, str(COMPILE_SCRIPT), str(src_dir), str(out_dir)],
+        [
+            node,
+            str(COMPILE_SCRIPT),
+            str(src_dir),
+            str(out_dir),
+            *(arg for name in exclude for arg in ("--exclude", name)),
+        ],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

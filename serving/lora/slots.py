@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from serving.exceptions import ServingError
 from serving.lora.layers import LoRALayer
 
 CONFIG_FILE = "adapter_config.json"
@@ -21,7 +22,7 @@ WEIGHTS_FILE = "adapter_model.safetensors"
 KEY_PREFIX = "base_model.model."
 
 
-class AdapterError(Exception):
+class AdapterError(ServingError):
     """The adapter cannot be served here: malformed, or not a plain LoRA that fits the slots."""
 
 
@@ -105,7 +106,11 @@ class AdapterSlots:
     def load(self, slot: int, path: Path) -> None:
         """Put the adapter at `path` into `slot`; layers it does not target are zeroed."""
         self._check_slot(slot)
-        modules = read_adapter(path, self.layers)
+        self.load_modules(slot, read_adapter(path, self.layers))
+
+    def load_modules(self, slot: int, modules: dict[str, LoadedModule]) -> None:
+        """Put an adapter already read by `read_adapter` into `slot`: a copy, no disk read."""
+        self._check_slot(slot)
         with torch.no_grad():
             for name, layer in self.layers.items():
                 loaded = modules.get(name)

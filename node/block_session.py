@@ -70,10 +70,6 @@ class BlockSession:
     def gas_remaining(self) -> int:
         return self._header.gas_limit - self._header.gas_used
 
-    @property
-    def transaction_count(self) -> int:
-        return len(self._transactions)
-
     def apply(self, tx: SignedTransactionAPI, sender: Address) -> ApplyResult:
         """Execute ``tx`` (sender already recovered and pinned) on top of what is applied."""
         if tx.gas > self.gas_remaining:

@@ -10,6 +10,7 @@ between two commits.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,14 @@ GENESIS_KEY = b"ol:genesis-hash"
 
 BlockListener = Callable[[SealedBlock], None]
 
+RECENT_BLOCKS_CACHED = 128
+"""Blocks whose decoded transactions and receipts are kept in memory.
+
+Clients poll receipts of the newest blocks; without this every ``eth_getTransactionReceipt``
+decoded its whole block (and every filter poll did it again). Blocks never change under a hash,
+so the cache needs no invalidation.
+"""
+
 
 @dataclass(frozen=True)
 class TransactionLocation:
@@ -58,6 +67,7 @@ class Chain:
         self.chaindb = ChainDB(store)
         self._context: ChainContext = chain_context(config)
         self._listeners: list[BlockListener] = []
+        self._recent: OrderedDict[bytes, tuple[TransactionOutcome, ...]] = OrderedDict()
         self._head = self._load_or_create_genesis()
 
     @classmethod
@@ -119,11 +129,21 @@ class Chain:
 
     def outcomes(self, header: BlockHeaderAPI) -> list[TransactionOutcome]:
         """Every transaction of the block with its sender and receipt, in order."""
-        body = self.store.level.get(body_key(header.hash))
-        receipts = self.store.level.get(receipts_key(header.hash))
-        if body is None or receipts is None:
-            raise ChainCorrupted(f"block {header.block_number} has no stored body or receipts")
-        return decode_outcomes(body, receipts)
+        cached = self._recent.get(header.hash)
+        if cached is None:
+            body = self.store.level.get(body_key(header.hash))
+            receipts = self.store.level.get(receipts_key(header.hash))
+            if body is None or receipts is None:
+                raise ChainCorrupted(f"block {header.block_number} has no stored body or receipts")
+            cached = tuple(decode_outcomes(body, receipts))
+            self._remember(header.hash, cached)
+        return list(cached)
+
+    def _remember(self, block_hash: bytes, outcomes: tuple[TransactionOutcome, ...]) -> None:
+        self._recent[block_hash] = outcomes
+        self._recent.move_to_end(block_hash)
+        if len(self._recent) > RECENT_BLOCKS_CACHED:
+            self._recent.popitem(last=False)
 
     def transaction_location(self, tx_hash: bytes) -> TransactionLocation | None:
         try:
@@ -185,6 +205,7 @@ class Chain:
             self.store.discard()
             raise
         self._head = block.header
+        self._remember(block.hash, sealed.outcomes)
         for listener in self._listeners:
             listener(sealed)
 

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from node.transactions import AdmittedTransaction
-from openledger.types import Hash32
 
 
 class TransactionPool(Protocol):
@@ -32,8 +31,4 @@ class TransactionPool(Protocol):
 
     def subscribe(self, listener: Callable[[AdmittedTransaction], Any]) -> None:
         """Call ``listener`` with each newly admitted transaction."""
-        ...
-
-    def hashes(self) -> list[Hash32]:
-        """Every transaction currently held."""
         ...

@@ -120,10 +120,6 @@ class StagedStore(BaseAtomicDB):
         with AtomicDBWriteBatch._commit_unless_raises(self) as batch:
             yield batch
 
-    @property
-    def staged_count(self) -> int:
-        return len(self._staged)
-
     def commit(self, *, sync: bool = True) -> None:
         """Write everything staged since the last commit in one atomic batch."""
         if self._staged:

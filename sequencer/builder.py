@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from node.block_session import Applied, SealedBlock
 from node.chain import Chain
@@ -31,13 +30,6 @@ A block per transaction spends most of its time on per-block work (state root, c
 2-core reference machine 2,000 concurrent transfers went from 455 tx/s in 400 blocks to 756 tx/s
 in 50 blocks with this window, at 10 ms of added latency.
 """
-
-
-@dataclass(frozen=True)
-class BlockReport:
-    sealed: SealedBlock
-    dropped: int
-    """Transactions found unincludable and removed from the pool."""
 
 
 class BlockProducer:
@@ -61,7 +53,7 @@ class BlockProducer:
         """A transaction arrived: in instant mode, build soon."""
         self._wake.set()
 
-    def produce(self) -> BlockReport:
+    def produce(self) -> SealedBlock:
         """Build, seal and commit one block with whatever the pool offers now."""
         session = self.chain.open_block(self.chain.next_timestamp(self._clock()))
         candidates = self.mempool.candidates(session.base_fee)
@@ -95,7 +87,7 @@ class BlockProducer:
             len(included),
             sealed.header.gas_used,
         )
-        return BlockReport(sealed, len(unincludable))
+        return sealed
 
     def has_work(self) -> bool:
         return self.mempool.status()[0] > 0
@@ -113,8 +105,8 @@ class BlockProducer:
                 await asyncio.sleep(INSTANT_GATHER_S)
             if self._stopped:
                 break
-            report = self.produce()
-            if self.block_time == 0 and report.sealed.outcomes and self.has_work():
+            sealed = self.produce()
+            if self.block_time == 0 and sealed.outcomes and self.has_work():
                 self._wake.set()
             # Let queued RPC requests run between blocks.
             await asyncio.sleep(0)

@@ -9,7 +9,6 @@ from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 
 from node.chain import Chain
 from node.transactions import AdmittedTransaction
-from openledger.types import Hash32
 from sequencer.mempool import Mempool
 
 
@@ -43,11 +42,3 @@ class SequencerPool:
 
     def subscribe(self, listener: Callable[[AdmittedTransaction], Any]) -> None:
         self._mempool.subscribe(listener)
-
-    def hashes(self) -> list[Hash32]:
-        return [
-            admitted.hash
-            for group in self._mempool.content().values()
-            for by_nonce in group.values()
-            for admitted in by_nonce.values()
-        ]

@@ -21,7 +21,6 @@ from node.rpc.dispatch import Dispatcher
 from node.rpc.server import RpcServer
 from node.transactions import AdmittedTransaction, admit
 from openledger.config import NetworkConfig, RpcConfig
-from openledger.types import Hash32
 from tests.helpers.signing import CHAIN_ID, DEV, GWEI, sign
 from tests.node.evm import EMITTER, REVERTER, caller, deployable
 
@@ -66,9 +65,6 @@ class FakePool:
 
     def subscribe(self, listener: Callable[[AdmittedTransaction], Any]) -> None:
         self.listeners.append(listener)
-
-    def hashes(self) -> list[Hash32]:
-        return [a.hash for s in (self.pending, self.queued) for v in s.values() for a in v.values()]
 
 
 def mine(chain: Chain, raws: list[bytes]) -> list[ApplyResult]:

@@ -137,3 +137,21 @@ def test_every_supported_transaction_type_executes(tmp_path: Path) -> None:
     state = chain.state_at(chain.head)
     assert state.get_code(DEV[1].address) == bytes.fromhex("ef0100") + bytes.fromhex(delegate[2:])
     chain.close()
+
+
+def test_recent_blocks_are_served_without_reading_the_database(tmp_path: Path) -> None:
+    """Receipt polling hits the newest blocks: they must not be read and decoded each time."""
+    chain = Chain.open(NetworkConfig(), tmp_path)
+    build(chain, [sign(nonce=0)])
+    level = chain.store.level
+
+    class NoReads:
+        def get(self, key: bytes) -> bytes | None:
+            raise AssertionError(f"unexpected database read of {key!r}")
+
+    chain.store.level = NoReads()  # type: ignore[assignment]
+    try:
+        assert chain.outcomes(chain.head)[0].sender == DEV[0].address
+    finally:
+        chain.store.level = level
+    chain.close()

@@ -66,9 +66,11 @@ from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from node.block_session import Applied, BlockSession
 from node.chain import Chain
+from node.genesis import genesis_balances
 from node.transactions import AdmittedTransaction, admit
 from openledger.accounts import DevAccount, dev_accounts
 from openledger.config import NetworkConfig
+from openledger.contracts.predeploys import predeploy_code
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OPENLEDGER_BIN = REPO_ROOT / ".venv" / "bin" / "openledger"
@@ -336,10 +338,13 @@ def raw_chain(config: NetworkConfig) -> MiningChain:
         "excess_blob_gas": 0,
         "parent_beacon_block_root": ZERO_HASH32,
     }
-    state = {
-        account.address: {"balance": genesis.dev_balance, "nonce": 0, "code": b"", "storage": {}}
-        for account in dev_accounts(genesis.mnemonic, genesis.dev_accounts)
+    # The node's own genesis allocation, so both chains start from the same state root.
+    state: dict[bytes, dict[str, Any]] = {
+        address: {"balance": balance, "nonce": 0, "code": b"", "storage": {}}
+        for address, balance in genesis_balances(config).items()
     }
+    for address, code in predeploy_code().items():
+        state[address] = {"balance": 0, "nonce": 1, "code": code, "storage": {}}
     return chain_class.from_genesis(AtomicDB(), genesis_params, state)
 
 

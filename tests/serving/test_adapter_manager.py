@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM
 
 from serving.lora.layers import BatchMapping, batch_mapping, rows_to_tokens, wrap_lora_layers
@@ -21,6 +20,7 @@ from serving.lora.manager import (
 )
 from serving.lora.slots import WEIGHTS_FILE, AdapterError, AdapterSlots
 from serving.tiny_model import build_tiny_model
+from tests.helpers.adapters import save_random_adapters
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 TARGETS = ["c_attn", "c_proj", "c_fc"]
@@ -36,22 +36,9 @@ def base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def adapter_dirs(base_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Six PEFT adapters from one PEFT model, each with its own random B (PEFT's B is zero)."""
-    root = tmp_path_factory.mktemp("adapters")
-    config = LoraConfig(
-        task_type="CAUSAL_LM", r=4, lora_alpha=8, target_modules=TARGETS, fan_in_fan_out=True
-    )
-    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(base_dir), config)
-    dirs = {}
-    for seed, name in enumerate(NAMES):
-        generator = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
-            for param_name, param in peft_model.named_parameters():
-                if "lora_B" in param_name:
-                    param.copy_(torch.randn(param.shape, generator=generator) * 0.1)
-        dirs[name] = root / name
-        peft_model.save_pretrained(dirs[name])
-    return dirs
+    """Six rank-4 adapters, each with its own random B."""
+    specs = {name: {"r": 4, "lora_alpha": 8} for name in NAMES}
+    return save_random_adapters(base_dir, tmp_path_factory.mktemp("adapters"), specs)
 
 
 class Engine:

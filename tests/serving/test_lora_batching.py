@@ -4,13 +4,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from peft import LoraConfig, PeftModel, get_peft_model
+from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from serving.lora.layers import BatchMapping, batch_mapping, rows_to_tokens, wrap_lora_layers
 from serving.lora.punica import NO_ADAPTER, add_lora
 from serving.lora.slots import AdapterError, AdapterSlots
 from serving.tiny_model import build_tiny_model
+from tests.helpers.adapters import save_random_adapters
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 TARGETS = ["c_attn", "c_proj", "c_fc"]
@@ -31,21 +32,7 @@ def base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def adapter_dirs(base_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Save PEFT adapters with random B (PEFT initialises B to zero, which would test nothing)."""
-    root = tmp_path_factory.mktemp("adapters")
-    dirs = {}
-    for seed, (name, kwargs) in enumerate(ADAPTERS):
-        base = AutoModelForCausalLM.from_pretrained(base_dir)
-        config = LoraConfig(task_type="CAUSAL_LM", lora_dropout=0.0, fan_in_fan_out=True, **kwargs)
-        peft_model = get_peft_model(base, config)
-        generator = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
-            for param_name, param in peft_model.named_parameters():
-                if "lora_B" in param_name:
-                    param.copy_(torch.randn(param.shape, generator=generator) * 0.1)
-        dirs[name] = root / name
-        peft_model.save_pretrained(dirs[name])
-    return dirs
+    return save_random_adapters(base_dir, tmp_path_factory.mktemp("adapters"), dict(ADAPTERS))
 
 
 def naive_lora(x, lora_a, lora_b, scaling, token_slots):

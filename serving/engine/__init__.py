@@ -1,0 +1,1 @@
+"""The OpenLoRA generation engine: continuous batching over one base model and many adapters."""

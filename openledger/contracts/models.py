@@ -106,6 +106,13 @@ class ModelRegistryClient(ContractClient):
     def adapter(self, adapter_id: int) -> Adapter:
         return _adapter(adapter_id, self._view(self.contract.functions.getAdapter(adapter_id)))
 
+    def base_model_count(self) -> int:
+        return int(self._view(self.contract.functions.baseModelCount()))
+
+    def base_models(self) -> list[BaseModel]:
+        """Every base model, by id (ids start at 1)."""
+        return [self.base_model(i) for i in range(1, self.base_model_count() + 1)]
+
     def adapter_count(self) -> int:
         return int(self._view(self.contract.functions.adapterCount()))
 

@@ -81,7 +81,9 @@ class Cashier(Protocol):
         """
         ...
 
-    def record(self, charge: Charge, card: ModelCard, request_hash: bytes, output_hash: bytes) -> str:
+    def record(
+        self, charge: Charge, card: ModelCard, request_hash: bytes, output_hash: bytes
+    ) -> str:
         """Queue the answered request for on-chain settlement; return its response id."""
         ...
 

@@ -1,0 +1,232 @@
+"""`Cashier` for one operator account: API key -> reservation -> recorded response -> settlement.
+
+`authorize` decides without a transaction, from the key itself (signature, operator, expiry,
+adapter) and two cached reads (session state, prepaid balance), minus everything already
+promised (`PendingBook`), so a user can never be served more than its session cap or its
+balance can pay. `record` makes the answer durable (`ResponseLedger`) before it returns a
+response id and hands it to the `Settler`; a restart re-queues every unsettled record.
+
+Free cards (price 0, or the base model, which has no on-chain adapter to settle) need no key:
+`authorize` returns None and nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Self
+
+from openledger.contracts.payments import PaymentsClient, SignedSession
+from openledger.types import Wei
+from serving.api.ports import Charge, ModelCard, PaymentRequired, Unauthorized
+from serving.billing.apikey import (
+    PREFIX,
+    MalformedKey,
+    decode_api_key,
+    recover_signer,
+    session_digest,
+)
+from serving.billing.attribution import AttributionSource
+from serving.billing.ledger import ResponseLedger, ResponseRecord, Status
+from serving.billing.pending import PendingBook
+from serving.billing.reads import CachedReads
+from serving.billing.settler import SettlementPolicy, Settler
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE_TTL_S = 2.0
+DEFAULT_EXPIRY_MARGIN_S = 60
+"""A session must outlive authorization by this much: the settlement comes later, and the
+contract refuses it once `block.timestamp >= expiry`, leaving the operator unpaid."""
+VERIFIED_KEYS = 4096
+"""Keys whose signature was checked, remembered (LRU) so a busy key costs no ECDSA recovery."""
+ZERO_DIGEST = bytes(32)
+
+
+class OperatorCashier:
+    """The operator's till. Start it with `start()` (or `with`), stop it with `close()`."""
+
+    def __init__(
+        self,
+        payments: PaymentsClient,
+        attribution: AttributionSource,
+        data_dir: Path,
+        policy: SettlementPolicy | None = None,
+        cache_ttl_s: float = DEFAULT_CACHE_TTL_S,
+        expiry_margin_s: int = DEFAULT_EXPIRY_MARGIN_S,
+    ) -> None:
+        self.payments = payments
+        self.attribution = attribution
+        self.operator = payments.transactor.sender
+        self.chain_id = payments.transactor.chain_id()
+        self.expiry_margin_s = expiry_margin_s
+        self.ledger = ResponseLedger(data_dir)
+        self.reads = CachedReads(payments, cache_ttl_s)
+        self.book = PendingBook(horizon_s=cache_ttl_s + 1.0)
+        self.settler = Settler(payments, self.ledger, policy or SettlementPolicy(), self._outcome)
+        self._lock = threading.Lock()
+        self._verified: OrderedDict[str, bytes] = OrderedDict()
+        self._sessions: dict[bytes, SignedSession] = {}
+        self._nonces: dict[tuple[str, int], bytes] = {}
+        """(user, nonce) -> digest of the session we accepted for it; the chain binds a nonce
+        only at the first settlement, so until then only this catches a second session."""
+        for record in self.ledger.pending():  # a restart: what was promised is still owed
+            self.book.reserve(record.session_digest, record.user, record.price)
+            self._remember(record.session_digest)
+            self.settler.submit(record)
+
+    def start(self) -> Self:
+        self.settler.start()
+        return self
+
+    def close(self) -> None:
+        self.settler.close()
+        self.ledger.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # Cashier
+
+    def authorize(self, api_key: str | None, card: ModelCard) -> Charge | None:
+        price = card.price_per_call
+        if card.onchain_id is None or price == 0:
+            return None
+        signed, digest = self._verify(api_key)
+        session = signed.session
+        if session.operator != self.operator:
+            raise Unauthorized(
+                f"this API key lets operator {session.operator} charge, this service is "
+                f"{self.operator}: sign a session for it"
+            )
+        if time.time() + self.expiry_margin_s >= session.expiry:
+            raise Unauthorized(f"the API key's session expires at unix time {session.expiry}")
+        if session.adapter_id not in (0, card.onchain_id):
+            raise Unauthorized(
+                f"this API key only pays for adapter-{session.adapter_id}, not {card.id}"
+            )
+        nonce_key = (session.user, session.nonce)
+        with self._lock:
+            bound = self._nonces.get(nonce_key, digest)
+        state, state_at = self.reads.session(session.user, session.nonce)
+        if state.revoked:
+            raise Unauthorized(f"the user revoked this API key's session (nonce {session.nonce})")
+        if bound != digest or state.digest not in (ZERO_DIGEST, digest):
+            raise Unauthorized(
+                f"session nonce {session.nonce} of {session.user} is bound to another session"
+            )
+        balance, balance_at = self.reads.balance(session.user)
+        with self._lock:  # check and reserve together: concurrent requests see each other
+            left = session.max_total - state.spent - self.book.session_pending(digest, state_at)
+            if price > left:
+                raise PaymentRequired(
+                    f"{card.id} costs {price} wei but the API key's session has {max(left, 0)} "
+                    f"wei left of its {session.max_total} wei cap: sign a new session"
+                )
+            available = balance - self.book.user_pending(session.user, balance_at)
+            if price > available:
+                raise PaymentRequired(
+                    f"{card.id} costs {price} wei but {session.user} has {max(available, 0)} wei "
+                    f"of prepaid balance available: deposit to InferencePayments at "
+                    f"{self.payments.address}"
+                )
+            if self._nonces.setdefault(nonce_key, digest) != digest:  # lost a race
+                raise Unauthorized(f"session nonce {session.nonce} is bound to another session")
+            self.book.reserve(digest, session.user, price)
+            self._sessions[digest] = signed
+        return Charge(user=session.user, price=price, session_key="0x" + digest.hex())
+
+    def record(
+        self, charge: Charge, card: ModelCard, request_hash: bytes, output_hash: bytes
+    ) -> str:
+        digest = bytes.fromhex(charge.session_key.removeprefix("0x"))
+        with self._lock:
+            signed = self._sessions.get(digest)
+        if signed is None or card.onchain_id is None:
+            raise ValueError(f"no authorized charge for session {charge.session_key}")
+        attribution = self.attribution.attribute(card.onchain_id, request_hash, output_hash)
+        record = ResponseRecord(
+            response_id="resp_" + secrets.token_hex(16),
+            created_at=int(time.time()),
+            session_digest=digest,
+            user=charge.user,
+            adapter_id=card.onchain_id,
+            request_hash=request_hash,
+            output_hash=output_hash,
+            price=Wei(charge.price),
+            contribution_ids=attribution.contribution_ids,
+            weights=attribution.weights,
+        )
+        self.ledger.add_session(digest, signed)
+        earlier = self.ledger.add(record)
+        if earlier is not None:
+            self.book.release(digest, charge.user, charge.price)
+            log.warning(
+                "request hash 0x%s already recorded as %s: not charged again",
+                request_hash.hex(),
+                earlier.response_id,
+            )
+            return earlier.response_id
+        self.settler.submit(record)
+        return record.response_id
+
+    def cancel(self, charge: Charge) -> None:
+        digest = bytes.fromhex(charge.session_key.removeprefix("0x"))
+        self.book.release(digest, charge.user, charge.price)
+
+    # Attribution and audits read this.
+
+    def lookup(self, response_id: str) -> ResponseRecord | None:
+        """The stored record of a response (its settlement once settled), or None."""
+        return self.ledger.get(response_id)
+
+    def flush(self) -> int:
+        """Settle what is queued now, without waiting for the batch policy; return how many
+        records are still waiting (the node or the operator could not settle them)."""
+        return self.settler.flush()
+
+    # Internals
+
+    def _verify(self, api_key: str | None) -> tuple[SignedSession, bytes]:
+        if not api_key:
+            raise Unauthorized(f"this model is paid: send Authorization: Bearer {PREFIX}...")
+        try:
+            signed = decode_api_key(api_key)
+        except MalformedKey as exc:
+            raise Unauthorized(f"malformed API key: {exc}") from exc
+        with self._lock:
+            digest = self._verified.get(api_key)
+            if digest is not None:
+                self._verified.move_to_end(api_key)
+                return signed, digest
+        signer = recover_signer(signed, self.chain_id, self.payments.address)
+        if signer != signed.session.user:
+            raise Unauthorized(
+                f"the API key's signature is not {signed.session.user}'s over its session on "
+                f"chain {self.chain_id} (signed for another network or contract?)"
+            )
+        digest = session_digest(signed.session, self.chain_id, self.payments.address)
+        with self._lock:
+            self._verified[api_key] = digest
+            if len(self._verified) > VERIFIED_KEYS:
+                self._verified.popitem(last=False)
+        return signed, digest
+
+    def _remember(self, digest: bytes) -> None:
+        signed = self.ledger.session(digest)
+        if signed is not None:
+            self._sessions[digest] = signed
+            self._nonces[(signed.session.user, signed.session.nonce)] = digest
+
+    def _outcome(self, record: ResponseRecord) -> None:
+        if record.status is Status.SETTLED:
+            self.book.landed(record.session_digest, record.user, record.price)
+        else:
+            self.book.release(record.session_digest, record.user, record.price)

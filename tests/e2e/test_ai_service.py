@@ -1,0 +1,234 @@
+"""The AI service as a user meets it: `openledger serve --demo` beside a devnet, and `openai`.
+
+Two device slots for six adapters, so concurrent requests force eviction and reload; every greedy
+answer must equal what plain PEFT gives for the same adapter alone; a paid request must show up
+in an on-chain settlement; an adapter whose weights do not match its on-chain hash is never served.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import openai
+import pytest
+import requests
+from eth_utils import keccak
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from openledger.contracts.deploy import DEPLOYMENT_FILE
+from serving.demo import DEMO_FILE, PRICE, dev_account, random_lora_adapter, store_adapter
+from tests.helpers.devnet import OPENLEDGER_BIN, Devnet, free_port
+from tests.serving.onchain import clients
+
+pytestmark = pytest.mark.slow
+
+READY_TIMEOUT_S = 120.0
+PROMPTS = ["The ledger records", "A model answers", "Every block", "Rewards are split"]
+
+
+class Service:
+    def __init__(self, devnet: Devnet, data_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.data_dir = data_dir
+        self.log = data_dir.parent / "serve.log"
+        self.process = subprocess.Popen(
+            [
+                str(OPENLEDGER_BIN),
+                "serve",
+                "--demo",
+                "--rpc",
+                devnet.url,
+                "--contracts",
+                str(devnet.datadir / DEPLOYMENT_FILE),
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(self.port),
+                "--max-active-adapters",
+                "2",
+                "--max-host-adapters",
+                "2",
+            ],
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            try:
+                if requests.get(f"http://127.0.0.1:{self.port}/health", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError(f"the AI service did not start: {self.log.read_text()[-3000:]}")
+        self.demo = json.loads((data_dir / DEMO_FILE).read_text())
+
+    def client(self, api_key: str | None = None) -> openai.OpenAI:
+        return openai.OpenAI(base_url=self.url, api_key=api_key or self.demo["api_key"])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    node = Devnet(tmp_path_factory.mktemp("devnet") / "data").start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="module")
+def service(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    running = Service(devnet, tmp_path_factory.mktemp("ai") / "data")
+    yield running
+    running.stop()
+
+
+def wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.2)
+
+
+def peft_text(base_dir: Path, adapter_dir: Path, prompt: str, max_tokens: int) -> str:
+    """Greedy text of plain transformers + PEFT for one request alone, cut at end of text."""
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_dir), adapter_dir)
+    ids = tokenizer(prompt, return_tensors="pt").input_ids
+    out = model.generate(
+        ids, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tokenizer.eos_token_id
+    )
+    tokens = out[0, ids.shape[1] :].tolist()
+    if tokenizer.eos_token_id in tokens:
+        tokens = tokens[: tokens.index(tokenizer.eos_token_id)]
+    return tokenizer.decode(tokens)
+
+
+def register_extra_adapters(devnet: Devnet, service: Service, count: int) -> dict[str, Path]:
+    """`count` more adapters in the store and on chain: six in all for two device slots."""
+    owner = clients(devnet, dev_account(0))
+    base_dir = Path(service.demo["base_model"])
+    version = owner.datanets.datanet(1).latest_version
+    extra = {}
+    for seed in range(count):
+        source = random_lora_adapter(base_dir, service.data_dir / "extra" / str(seed), 100 + seed)
+        digest = store_adapter(source, service.data_dir / "adapters")
+        adapter_id = owner.models.register_adapter(
+            service.demo["base_model_id"], 1, version, bytes.fromhex(digest), f"extra-{seed}", PRICE
+        ).value
+        extra[f"adapter-{adapter_id}"] = source
+    return extra
+
+
+def test_models_list_the_base_and_every_registered_adapter(service: Service) -> None:
+    ids = [model.id for model in service.client().models.list().data]
+    assert ids[0] == "tiny-gpt2"
+    assert set(service.demo["adapters"].values()) <= set(ids)
+
+
+def test_concurrent_mixed_adapters_equal_peft_alone(devnet: Devnet, service: Service) -> None:
+    extra = register_extra_adapters(devnet, service, 3)
+    demo_dirs = {
+        card: service.data_dir / "incoming" / name
+        for name, card in service.demo["adapters"].items()
+    }
+    adapter_dirs = {**demo_dirs, **extra}
+    wait_for(lambda: set(adapter_dirs) <= {m.id for m in service.client().models.list().data})
+    jobs = [(card, PROMPTS[i % len(PROMPTS)]) for i, card in enumerate(adapter_dirs)] * 3
+    client = service.client()
+
+    def ask(job: tuple[str, str]) -> str:
+        card, prompt = job
+        answer = client.completions.create(model=card, prompt=prompt, max_tokens=12, temperature=0)
+        return answer.choices[0].text
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        answers = list(pool.map(ask, jobs))
+    base_dir = Path(service.demo["base_model"])
+    for (card, prompt), text in zip(jobs, answers, strict=True):
+        assert text == peft_text(base_dir, adapter_dirs[card], prompt, 12), card
+    metrics = requests.get(service.url.removesuffix("/v1") + "/metrics", timeout=5).text
+    evictions = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith("openledger_adapter_moves_total") and "evictions" in line
+    )
+    assert float(evictions.split()[-1]) > 0
+
+
+def test_chat_stream_and_openai_errors(service: Service) -> None:
+    client = service.client()
+    chat = client.chat.completions.create(
+        model="demo-poet", messages=[{"role": "user", "content": "Hello"}], max_tokens=6
+    )
+    assert chat.choices[0].message.role == "assistant" and chat.usage.completion_tokens > 0
+    chunks = list(
+        client.chat.completions.create(
+            model="demo-lawyer",
+            messages=[{"role": "user", "content": "Hello"}],
+            max_tokens=6,
+            stream=True,
+        )
+    )
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+    with pytest.raises(openai.NotFoundError):
+        client.completions.create(model="no-such-model", prompt="x")
+    with pytest.raises(openai.BadRequestError):
+        client.completions.create(model="demo-poet", prompt="x", temperature=-1)
+    with pytest.raises(openai.AuthenticationError):
+        service.client("ol1_not-a-key").completions.create(model="demo-poet", prompt="x")
+
+
+def test_a_paid_answer_is_settled_on_chain(devnet: Devnet, service: Service) -> None:
+    payments = clients(devnet).payments
+    user = service.demo["user"]
+    before = payments.balance_of(user)
+    raw = service.client().completions.with_raw_response.create(
+        model="demo-coder", prompt="Data flows", max_tokens=5, temperature=0
+    )
+    answer = raw.parse()
+    assert raw.headers["openledger-response-id"] == answer.id
+    output = keccak(
+        text=json.dumps([answer.choices[0].text], ensure_ascii=False, separators=(",", ":"))
+    )
+
+    def settled() -> bool:
+        events = payments.contract.events.InferenceSettled().get_logs(from_block=0)
+        return any(bytes(event.args.outputHash) == output for event in events)
+
+    wait_for(settled)
+    assert payments.balance_of(user) <= before - PRICE
+
+
+def test_an_adapter_with_a_wrong_hash_is_never_served(devnet: Devnet, service: Service) -> None:
+    owner = clients(devnet, dev_account(0))
+    real = service.data_dir / "incoming" / "demo-poet"
+    claimed = keccak(text="weights nobody has")
+    forged = service.data_dir / "adapters" / claimed.hex()
+    forged.mkdir(parents=True)
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        (forged / name).write_bytes((real / name).read_bytes())
+    adapter_id = owner.models.register_adapter(
+        service.demo["base_model_id"],
+        1,
+        owner.datanets.datanet(1).latest_version,
+        claimed,
+        "forged",
+        PRICE,
+    ).value
+    marker = register_extra_adapters(devnet, service, 1)  # registered after: refreshed past it
+    wait_for(lambda: set(marker) <= {m.id for m in service.client().models.list().data})
+    with pytest.raises(openai.NotFoundError):
+        service.client().completions.create(model=f"adapter-{adapter_id}", prompt="x")
+    log = (service.data_dir.parent / "serve.log").read_text()
+    assert f"adapter {adapter_id} refused, never served" in log

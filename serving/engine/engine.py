@@ -21,7 +21,7 @@ import inspect
 import logging
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -32,7 +32,7 @@ from serving.engine.kv_batch import KVBatch
 from serving.engine.request import FinishReason, GenerationRequest, TokenEvent
 from serving.engine.sampling import new_generator, sample_next
 from serving.exceptions import ServingError
-from serving.lora.layers import BatchMapping, batch_mapping, rows_to_tokens
+from serving.lora.layers import BatchMapping, batch_mapping
 from serving.lora.manager import (
     AdapterError,
     AdapterManager,
@@ -43,7 +43,7 @@ from serving.lora.punica import NO_ADAPTER
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[TokenEvent | BaseException], None]
+Item = TokenEvent | BaseException
 
 
 class PromptTooLong(ServingError):
@@ -69,7 +69,8 @@ class EngineStats:
 @dataclass
 class _Sequence:
     request: GenerationRequest
-    emit: Emit
+    loop: asyncio.AbstractEventLoop
+    events: "asyncio.Queue[Item]"
     generator: torch.Generator | None
     slot: int = NO_ADAPTER
     generated: int = 0
@@ -119,6 +120,7 @@ class Engine:
         self._loads_done: list[tuple[str, BaseException | None]] = []
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="adapter-loader")
         self._stopped = False
+        self._outbox: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Queue[Item], Item]]] = {}
         self._thread = threading.Thread(target=self._loop, name="engine", daemon=True)
         self._thread.start()
 
@@ -127,15 +129,9 @@ class Engine:
     async def generate(self, request: GenerationRequest) -> AsyncIterator[TokenEvent]:
         """Tokens of `request` as they are produced, the last one with its finish reason."""
         self._check(request)
+        events: asyncio.Queue[Item] = asyncio.Queue()
         loop = asyncio.get_running_loop()
-        events: asyncio.Queue[TokenEvent | BaseException] = asyncio.Queue()
-
-        def emit(item: TokenEvent | BaseException) -> None:
-            if not loop.is_closed():  # else the caller is gone and nobody is listening
-                loop.call_soon_threadsafe(events.put_nowait, item)
-
-        params = request.params
-        sequence = _Sequence(request, emit, new_generator(params, self.device))
+        sequence = _Sequence(request, loop, events, new_generator(request.params, self.device))
         with self._wakeup:
             if self._stopped:
                 raise EngineStopped("the engine is shut down")
@@ -207,9 +203,21 @@ class Engine:
                     self._fail_running(exc)
                 self.stats.running = self._rows()
                 self.stats.waiting = len(self._waiting)
+                self._flush()
         stopped = EngineStopped("the engine is shut down")
         for sequence in [*self._running.sequences, *self._waiting, *self._incoming]:
             self._finish(sequence, stopped)
+        self._flush()
+
+    def _send(self, sequence: _Sequence, item: Item) -> None:
+        self._outbox.setdefault(sequence.loop, []).append((sequence.events, item))
+
+    def _flush(self) -> None:
+        """Hand this iteration's events over: one wake-up per caller event loop, not per token."""
+        outbox, self._outbox = self._outbox, {}
+        for loop, items in outbox.items():
+            if not loop.is_closed():  # else the callers are gone and nobody is listening
+                loop.call_soon_threadsafe(_deliver, items)
 
     def _has_work(self) -> bool:
         """Whether an iteration now could make progress (else the thread sleeps)."""
@@ -250,30 +258,46 @@ class Engine:
         """Waiting sequences that can run now, pinned into slots, in arrival order."""
         admitted: list[_Sequence] = []
         budget = self.max_prefill_tokens
+        admission = _Admission(self._load_ahead() - len(self._loading))
         for sequence in self._waiting:
             if self._rows() + len(admitted) >= self.max_batch_size:
                 break
             if admitted and len(sequence.request.prompt_ids) > budget:
                 break
-            if not self._ready(sequence) or not self._pin(sequence):
+            if not self._ready(sequence) or not self._pin(sequence, admission):
                 continue
             admitted.append(sequence)
             budget -= len(sequence.request.prompt_ids)
         self._waiting = [s for s in self._waiting if not (s.pinned or s.done)]
         return admitted
 
-    def _pin(self, sequence: _Sequence) -> bool:
+    def _load_ahead(self) -> int:
+        """How many adapters waiting requests may have read from disk at once.
+
+        Host memory holds the device adapters' copies plus the staged ones; reading more than
+        fits would evict the adapters read for the next requests before they run (thrashing).
+        """
+        if self.manager is None:
+            return 0
+        return max(1, self.manager.host_capacity - self.manager.slots.max_slots)
+
+    def _pin(self, sequence: _Sequence, admission: "_Admission") -> bool:
         """Give the sequence a device slot; False to leave it waiting (loading, or no slot)."""
         adapter_id = sequence.request.adapter_id
         if adapter_id is None or self.manager is None:
             sequence.pinned = True
             return True
+        if admission.slots_full and adapter_id not in admission.resident:
+            return False  # only adapters already in a slot can still join this step
         try:
             sequence.slot = self.manager.acquire([adapter_id])[adapter_id]
         except AdapterNotReady:
-            self._start_loading(adapter_id)
+            if admission.may_load(adapter_id):
+                self._start_loading(adapter_id)
             return False
         except AdapterSlotsExhausted:
+            admission.slots_full = True
+            admission.resident = set(self.manager.resident())
             return False
         except AdapterError as exc:
             self._finish(sequence, exc)
@@ -318,9 +342,8 @@ class Engine:
             mask[row, width - len(prompt) :] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-        slots = self._row_slots(sequences)
         self._running.sequences.extend(sequences)  # so a failing pass fails them too
-        logits, cache = self._forward(ids, mask, positions, None, rows_to_tokens(slots, width))
+        logits, cache = self._forward(ids, mask, positions, None, self._row_slots(sequences))
         self.stats.prefills += 1
         self.stats.prompt_tokens += sum(len(p) for p in prompts)
         batch = KVBatch.from_cache(cache, mask)
@@ -348,7 +371,7 @@ class Engine:
         mask: torch.Tensor,
         positions: torch.Tensor,
         cache: object,
-        token_slots: torch.Tensor,
+        row_slots: list[int],
     ) -> tuple[torch.Tensor, object]:
         """Last-position logits [rows, vocab] and the grown cache."""
         kwargs = {
@@ -359,15 +382,16 @@ class Engine:
             "use_cache": True,
             "logits_to_keep": 1,
         }
-        if self.mapping is None:
+        if self.mapping is None or self.manager is None:
             out = self.model(**kwargs)
         else:
-            with batch_mapping(self.mapping, token_slots.to(self.device)):
+            zero_slot = self.manager.slots.max_slots
+            with batch_mapping(self.mapping, row_slots, zero_slot, self.device):
                 out = self.model(**kwargs)
         return out.logits[:, -1, :], out[self._cache_argument]
 
-    def _row_slots(self, sequences: list[_Sequence]) -> torch.Tensor:
-        return torch.tensor([s.slot for s in sequences], dtype=torch.long, device=self.device)
+    def _row_slots(self, sequences: list[_Sequence]) -> list[int]:
+        return [s.slot for s in sequences]
 
     def _emit_tokens(
         self, sequences: list[_Sequence], logits: torch.Tensor, lengths: list[int]
@@ -389,7 +413,7 @@ class Engine:
             if full:
                 self._finish(sequence, TokenEvent(token, FinishReason.LENGTH))
             else:
-                sequence.emit(TokenEvent(token))
+                self._send(sequence, TokenEvent(token))
         self._drop_finished_rows()
 
     # Retiring sequences.
@@ -400,7 +424,7 @@ class Engine:
         sequence.done = True
         if sequence.pinned and sequence.request.adapter_id is not None and self.manager:
             self.manager.release([sequence.request.adapter_id])
-        sequence.emit(last)
+        self._send(sequence, last)
 
     def _drop_finished_rows(self) -> None:
         running = self._running
@@ -417,6 +441,28 @@ class Engine:
         for sequence in self._running.sequences:
             self._finish(sequence, error)
         self._running = _Running()
+
+
+@dataclass
+class _Admission:
+    """What one admission pass has learnt, so it does not ask the manager again per request."""
+
+    load_budget: int
+    slots_full: bool = False
+    resident: set[str] = field(default_factory=set)
+    considered: set[str] = field(default_factory=set)
+
+    def may_load(self, adapter_id: str) -> bool:
+        """Read ahead only the adapters of the first waiting requests, in arrival order."""
+        if adapter_id not in self.considered:
+            self.considered.add(adapter_id)
+            self.load_budget -= 1
+        return self.load_budget >= 0
+
+
+def _deliver(items: list[tuple["asyncio.Queue[Item]", Item]]) -> None:
+    for queue, item in items:
+        queue.put_nowait(item)
 
 
 def _cache_argument_name(model: nn.Module) -> str:

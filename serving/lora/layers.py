@@ -1,8 +1,9 @@
-"""Wrappers around the base model's projections that add per-token LoRA deltas.
+"""Wrappers around the base model's projections that add per-row LoRA deltas.
 
 A `LoRALayer` replaces a `Conv1D` (GPT-2's c_attn, c_proj, c_fc) or an `nn.Linear` in place and
-holds that layer's stacked slot buffers. All wrapped layers share one `BatchMapping`, which the
-engine sets once per forward pass; the layers themselves never know which request is which.
+holds that layer's stacked slot buffers (layout in `serving.lora.punica`). All wrapped layers
+share one `BatchMapping`, which the engine sets once per forward pass; the layers themselves
+never know which request is which.
 """
 
 from collections.abc import Iterator
@@ -12,17 +13,36 @@ import torch
 from torch import nn
 from transformers.pytorch_utils import Conv1D
 
-from serving.lora.punica import add_lora
+from serving.lora.punica import NO_ADAPTER, add_lora, add_lora_one_slot
 
 
 class BatchMapping:
-    """The slot index of every token in the current forward pass, shared by all LoRA layers.
+    """Which slot each row of the current forward pass uses, shared by all LoRA layers.
 
-    `token_slots` is None outside a batch: then the layers run the base weights alone.
+    Set by `batch_mapping` from the engine's per-row slots (`NO_ADAPTER` for the base model).
+    It resolves, once per pass rather than once per layer, the cases the layers take shortcuts
+    for: no row has an adapter (skip LoRA), or all rows share one (no gather).
     """
 
     def __init__(self) -> None:
-        self.token_slots: torch.Tensor | None = None
+        self.rows: int = 0
+        self.row_slots: torch.Tensor | None = None
+        """[rows] slot indexes on the device, `NO_ADAPTER` already mapped to the zero slot."""
+        self.single_slot: int | None = None
+        """The one slot every row uses, when that is so."""
+        self.active = False
+        """False outside a batch and when no row has an adapter: layers run the base only."""
+
+    def set(self, row_slots: list[int], zero_slot: int, device: torch.device) -> None:
+        distinct = set(row_slots)
+        self.rows = len(row_slots)
+        self.active = distinct != {NO_ADAPTER}
+        self.single_slot = next(iter(distinct)) if len(distinct) == 1 and self.active else None
+        mapped = [zero_slot if s == NO_ADAPTER else s for s in row_slots]
+        self.row_slots = torch.tensor(mapped, dtype=torch.long, device=device)
+
+    def clear(self) -> None:
+        self.rows, self.row_slots, self.single_slot, self.active = 0, None, None, False
 
 
 def projection_shape(base: nn.Module) -> tuple[int, int]:
@@ -38,7 +58,8 @@ def projection_shape(base: nn.Module) -> tuple[int, int]:
 class LoRALayer(nn.Module):
     """A base projection plus `max_slots` adapter slots of rank up to `max_rank`.
 
-    The slot buffers start at zero, so an empty slot adds nothing.
+    The slot buffers start at zero, so an empty slot adds nothing; slot `max_slots` stays zero
+    for rows without an adapter.
     """
 
     def __init__(
@@ -47,47 +68,48 @@ class LoRALayer(nn.Module):
         super().__init__()
         self.base = base
         self.mapping = mapping
+        self.max_slots = max_slots
+        self.max_rank = max_rank
         self.in_features, self.out_features = projection_shape(base)
         weight = base.weight
         self.register_buffer(
             "lora_a",
-            weight.new_zeros(max_slots, max_rank, self.in_features),
+            weight.new_zeros(max_slots + 1, self.in_features, max_rank),
             persistent=False,
         )
         self.register_buffer(
             "lora_b",
-            weight.new_zeros(max_slots, self.out_features, max_rank),
+            weight.new_zeros(max_slots + 1, max_rank, self.out_features),
             persistent=False,
         )
-        self.register_buffer("scaling", weight.new_zeros(max_slots), persistent=False)
 
     def set_slot(self, slot: int, lora_a: torch.Tensor, lora_b: torch.Tensor, scale: float) -> None:
-        """Copy an adapter's A [r, in] and B [out, r] into `slot`, zero-padding rank r to max."""
+        """Store an adapter's A [r, in] and B [out, r] with its scale in `slot`, padded to max."""
         rank = lora_a.shape[0]
         self.clear_slot(slot)
-        self.lora_a[slot, :rank].copy_(lora_a)
-        self.lora_b[slot, :, :rank].copy_(lora_b)
-        self.scaling[slot] = scale
+        self.lora_a[slot, :, :rank].copy_(lora_a.t())
+        self.lora_b[slot, :rank].copy_(lora_b.t() * scale)
 
     def clear_slot(self, slot: int) -> None:
-        """Zero `slot`, so tokens mapped to it get exactly the base output."""
+        """Zero `slot`, so rows mapped to it get exactly the base output."""
         self.lora_a[slot].zero_()
         self.lora_b[slot].zero_()
-        self.scaling[slot] = 0.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.base(x)
-        token_slots = self.mapping.token_slots
-        if token_slots is None:
+        mapping = self.mapping
+        if not mapping.active:
             return y
-        flat_x = x.reshape(-1, self.in_features)
-        if flat_x.shape[0] != token_slots.shape[0]:
-            raise ValueError(
-                f"batch mapping has {token_slots.shape[0]} tokens, the layer got {flat_x.shape[0]}"
-            )
-        flat_y = y.reshape(-1, self.out_features)
-        add_lora(flat_y, flat_x, self.lora_a, self.lora_b, self.scaling, token_slots)
-        return flat_y.view(y.shape)
+        if x.shape[0] != mapping.rows:
+            raise ValueError(f"batch mapping has {mapping.rows} rows, the layer got {x.shape[0]}")
+        rows_x = x.reshape(mapping.rows, -1, self.in_features)
+        rows_y = y.view(mapping.rows, -1, self.out_features)
+        if mapping.single_slot is not None:
+            add_lora_one_slot(rows_y, rows_x, self.lora_a, self.lora_b, mapping.single_slot)
+        else:
+            assert mapping.row_slots is not None
+            add_lora(rows_y, rows_x, self.lora_a, self.lora_b, mapping.row_slots)
+        return y
 
 
 def wrap_lora_layers(
@@ -114,16 +136,13 @@ def wrap_lora_layers(
     return layers
 
 
-def rows_to_tokens(row_slots: torch.Tensor, seq_len: int) -> torch.Tensor:
-    """Expand one slot per row to one slot per token of a [rows, seq_len] batch."""
-    return row_slots.repeat_interleave(seq_len)
-
-
 @contextmanager
-def batch_mapping(mapping: BatchMapping, token_slots: torch.Tensor) -> Iterator[None]:
-    """Run the enclosed forward pass with `token_slots`, and go back to base-only after it."""
-    mapping.token_slots = token_slots
+def batch_mapping(
+    mapping: BatchMapping, row_slots: list[int], zero_slot: int, device: torch.device
+) -> Iterator[None]:
+    """Run the enclosed forward pass with one slot per row, and go back to base-only after it."""
+    mapping.set(row_slots, zero_slot, device)
     try:
         yield
     finally:
-        mapping.token_slots = None
+        mapping.clear()

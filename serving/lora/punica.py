@@ -1,15 +1,25 @@
 """Batched LoRA for a batch whose rows use different adapters (Punica's BGMV idea, in torch).
 
-Every adapter lives in one *slot* of stacked buffers; a per-token slot index picks the weights.
+Every adapter lives in one *slot* of stacked buffers; a per-row slot index picks the weights.
 The products are gathered and batched, so one forward pass serves any mix of adapters with no
-Python loop over adapters. This is the reference path that runs on CPU and CUDA alike; a fused
-kernel would avoid materialising the gathered weights but must compute the same thing.
+Python loop over adapters. A row's tokens all use the row's adapter (a row is one sequence), so
+the weights are gathered once per row, not per token: in a prefill that is the prompt length
+fewer copies. This is the reference path that runs on CPU and CUDA alike; a fused kernel would
+avoid materialising the gathered weights but must compute the same thing.
+
+Layout, chosen so the hot path is one gather per buffer and one fused multiply-add:
+
+- `lora_a` [S + 1, in, R]: A transposed; `lora_b` [S + 1, R, out]: B transposed and already
+  multiplied by the adapter's scaling. Ranks r < R are zero-padded, which adds exact zeros, so
+  different ranks share one batch.
+- The last slot, index S, is always zero: rows without an adapter point at it, which keeps the
+  shapes static and avoids a device-to-host sync per layer to filter them out.
 """
 
 import torch
 
 NO_ADAPTER = -1
-"""Slot index of a token that runs through the base weights only."""
+"""Slot index of a row that runs through the base weights only."""
 
 
 def add_lora(
@@ -17,28 +27,25 @@ def add_lora(
     x: torch.Tensor,
     lora_a: torch.Tensor,
     lora_b: torch.Tensor,
-    scaling: torch.Tensor,
-    token_slots: torch.Tensor,
+    row_slots: torch.Tensor,
 ) -> torch.Tensor:
-    """Add each token's own LoRA delta to the base output `y`, in place, and return `y`.
+    """Add each row's own LoRA delta to the base output `y`, in place, and return `y`.
 
-    Shapes: `x` [T, in], `y` [T, out], `lora_a` [S, R, in], `lora_b` [S, out, R], `scaling` [S],
-    `token_slots` [T] (int64, `NO_ADAPTER` or a slot in [0, S)). Adapters of rank r < R are
-    zero-padded to R, which adds exact zeros, so different ranks share one batch.
+    Shapes: `x` [rows, tokens, in], `y` [rows, tokens, out], `row_slots` [rows] (int64, a slot
+    in [0, S], S being the zero slot). Semantics:
 
-    Semantics:
-        for t in range(T):
-            s = token_slots[t]
-            if s == NO_ADAPTER:
-                continue
-            y[t] += scaling[s] * (lora_b[s] @ (lora_a[s] @ x[t]))
-
-    Tokens without an adapter are computed against slot 0 and multiplied by a zero scale rather
-    than filtered out: that keeps the shapes static and avoids a device-to-host sync per layer.
+        for r in range(rows):
+            y[r] += x[r] @ lora_a[row_slots[r]] @ lora_b[row_slots[r]]
     """
-    has_adapter = token_slots != NO_ADAPTER
-    slots = torch.where(has_adapter, token_slots, torch.zeros_like(token_slots))
-    scale = torch.where(has_adapter, scaling[slots], scaling.new_zeros(()))
-    shrunk = torch.bmm(lora_a[slots], x.unsqueeze(-1))  # [T, R, 1]
-    expanded = torch.bmm(lora_b[slots], shrunk).squeeze(-1)  # [T, out]
-    return y.add_(expanded * scale.to(y.dtype).unsqueeze(-1))
+    a = lora_a.index_select(0, row_slots)  # [rows, in, R]
+    b = lora_b.index_select(0, row_slots)  # [rows, R, out]
+    return y.baddbmm_(torch.bmm(x, a), b)
+
+
+def add_lora_one_slot(
+    y: torch.Tensor, x: torch.Tensor, lora_a: torch.Tensor, lora_b: torch.Tensor, slot: int
+) -> torch.Tensor:
+    """`add_lora` when every row uses adapter `slot`: two plain matrix products, no gather."""
+    flat_y = y.view(-1, y.shape[-1])
+    flat_y.addmm_(x.reshape(-1, x.shape[-1]) @ lora_a[slot], lora_b[slot])
+    return y

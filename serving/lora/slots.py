@@ -71,7 +71,7 @@ def read_adapter(path: Path, layers: dict[str, LoRALayer]) -> dict[str, LoadedMo
             raise AdapterError(f"adapter targets {module!r}, which is not a wrapped layer")
         lora_b = tensors.get(key.replace(".lora_A.", ".lora_B."))
         rank = lora_a.shape[0]
-        max_rank = layer.lora_a.shape[1]
+        max_rank = layer.max_rank
         if lora_b is None:
             raise AdapterError(f"adapter has no lora_B for {module!r}")
         if rank > max_rank:
@@ -97,7 +97,7 @@ class AdapterSlots:
         if not layers:
             raise ValueError("no LoRA layers to hold adapters")
         self.layers = layers
-        self.max_slots = next(iter(layers.values())).lora_a.shape[0]
+        self.max_slots = next(iter(layers.values())).max_slots
 
     def _check_slot(self, slot: int) -> None:
         if not 0 <= slot < self.max_slots:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from serving.lora.layers import BatchMapping, batch_mapping, rows_to_tokens, wrap_lora_layers
+from serving.lora.layers import BatchMapping, batch_mapping, wrap_lora_layers
 from serving.lora.manager import (
     AdapterHashMismatch,
     AdapterManager,
@@ -23,6 +23,7 @@ from serving.tiny_model import build_tiny_model
 from tests.helpers.adapters import save_random_adapters
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+DEVICE_T = torch.device(DEVICE)
 TARGETS = ["c_attn", "c_proj", "c_fc"]
 NAMES = [f"a{i}" for i in range(6)]
 DEVICE_SLOTS = 2
@@ -68,9 +69,9 @@ class Engine:
     def logits(self, name: str, input_ids: torch.Tensor) -> torch.Tensor:
         slot = self.manager.acquire([name])[name]
         try:
-            row_slots = torch.full((input_ids.shape[0],), slot)
-            tokens = rows_to_tokens(row_slots, input_ids.shape[1]).to(DEVICE)
-            with torch.no_grad(), batch_mapping(self.mapping, tokens):
+            row_slots = [slot] * input_ids.shape[0]
+            zero_slot = self.manager.slots.max_slots
+            with torch.no_grad(), batch_mapping(self.mapping, row_slots, zero_slot, DEVICE_T):
                 return self.model(input_ids.to(DEVICE)).logits
         finally:
             self.manager.release([name])

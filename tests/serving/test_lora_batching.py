@@ -7,8 +7,8 @@ import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from serving.lora.layers import BatchMapping, batch_mapping, rows_to_tokens, wrap_lora_layers
-from serving.lora.punica import NO_ADAPTER, add_lora
+from serving.lora.layers import BatchMapping, LoRALayer, batch_mapping, wrap_lora_layers
+from serving.lora.punica import NO_ADAPTER, add_lora, add_lora_one_slot
 from serving.lora.slots import AdapterError, AdapterSlots
 from serving.tiny_model import build_tiny_model
 from tests.helpers.adapters import save_random_adapters
@@ -35,52 +35,67 @@ def adapter_dirs(base_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     return save_random_adapters(base_dir, tmp_path_factory.mktemp("adapters"), dict(ADAPTERS))
 
 
-def naive_lora(x, lora_a, lora_b, scaling, token_slots):
-    """The "Semantics:" loop of `add_lora`, one token at a time."""
-    y = torch.zeros(x.shape[0], lora_b.shape[1], dtype=x.dtype, device=x.device)
-    for t, slot in enumerate(token_slots.tolist()):
+def naive_lora(x, adapters, row_slots):
+    """The "Semantics:" of `add_lora` from the adapters as PEFT stores them, row by row."""
+    y = torch.zeros(*x.shape[:2], adapters[0][1].shape[0], dtype=x.dtype, device=x.device)
+    for row, slot in enumerate(row_slots):
         if slot != NO_ADAPTER:
-            y[t] = scaling[slot] * (lora_b[slot] @ (lora_a[slot] @ x[t]))
+            lora_a, lora_b, scale = adapters[slot]
+            y[row] = scale * (x[row] @ lora_a.t() @ lora_b.t())
     return y
 
 
 @pytest.mark.parametrize(
-    ("tokens", "in_features", "out_features", "slots", "ranks"),
+    ("rows", "tokens", "in_features", "out_features", "ranks"),
     [
-        (1, 8, 8, 1, [4]),
-        (7, 16, 48, 3, [2, 4, 8]),
-        (32, 64, 192, 4, [1, 8, 3, 8]),
-        (5, 64, 16, 2, [16, 2]),
+        (1, 1, 8, 8, [4]),
+        (7, 1, 16, 48, [2, 4, 8]),
+        (4, 9, 64, 192, [1, 8, 3, 8]),
+        (5, 3, 64, 16, [16, 2]),
     ],
 )
-def test_add_lora_matches_per_token_loop(tokens, in_features, out_features, slots, ranks):
-    generator = torch.Generator().manual_seed(tokens)
-    max_rank = max(ranks)
-    lora_a = torch.zeros(slots, max_rank, in_features)
-    lora_b = torch.zeros(slots, out_features, max_rank)
-    for slot, rank in enumerate(ranks):  # lower ranks zero-padded, as the layers store them
-        lora_a[slot, :rank] = torch.randn(rank, in_features, generator=generator)
-        lora_b[slot, :, :rank] = torch.randn(out_features, rank, generator=generator)
-    scaling = torch.rand(slots, generator=generator) + 0.5
-    token_slots = torch.randint(NO_ADAPTER, slots, (tokens,), generator=generator)
-    x = torch.randn(tokens, in_features, generator=generator)
-    base = torch.randn(tokens, out_features, generator=generator)
-    args = [t.to(DEVICE) for t in (x, lora_a, lora_b, scaling, token_slots)]
+def test_add_lora_matches_per_row_loop(rows, tokens, in_features, out_features, ranks):
+    """Different ranks in one batch, rows without adapter, through the layer's own storage."""
+    generator = torch.Generator().manual_seed(rows * 100 + tokens)
+    base_layer = torch.nn.Linear(in_features, out_features).to(DEVICE)
+    layer = LoRALayer(base_layer, BatchMapping(), max_slots=len(ranks), max_rank=max(ranks))
+    adapters = []
+    for slot, rank in enumerate(ranks):  # stored transposed, scaled and zero-padded
+        lora_a = torch.randn(rank, in_features, generator=generator).to(DEVICE)
+        lora_b = torch.randn(out_features, rank, generator=generator).to(DEVICE)
+        scale = float(torch.rand((), generator=generator)) + 0.5
+        layer.set_slot(slot, lora_a, lora_b, scale)
+        adapters.append((lora_a, lora_b, scale))
+    row_slots = torch.randint(NO_ADAPTER, len(ranks), (rows,), generator=generator).tolist()
+    x = torch.randn(rows, tokens, in_features, generator=generator).to(DEVICE)
+    base = torch.randn(rows, tokens, out_features, generator=generator).to(DEVICE)
+    expected = base + naive_lora(x, adapters, row_slots)
 
-    expected = base.to(DEVICE) + naive_lora(*args)
+    zero = len(ranks)
+    mapped = torch.tensor([zero if s == NO_ADAPTER else s for s in row_slots], device=DEVICE)
+    y = add_lora(base.clone(), x, layer.lora_a, layer.lora_b, mapped)
+    torch.testing.assert_close(y, expected, atol=1e-4, rtol=1e-4)
+    if len(set(row_slots)) == 1 and row_slots[0] != NO_ADAPTER:
+        one = add_lora_one_slot(base.clone(), x, layer.lora_a, layer.lora_b, row_slots[0])
+        torch.testing.assert_close(one, expected, atol=1e-4, rtol=1e-4)
 
-    y = add_lora(base.to(DEVICE), *args)  # in place, which is why `expected` comes first
 
-    torch.testing.assert_close(y, expected, atol=1e-5, rtol=1e-5)
+def test_one_slot_path_equals_gathered_path():
+    layer = LoRALayer(torch.nn.Linear(8, 6), BatchMapping(), max_slots=2, max_rank=4)
+    layer.set_slot(1, torch.randn(3, 8), torch.randn(6, 3), 0.7)
+    x, base = torch.randn(4, 5, 8), torch.randn(4, 5, 6)
+    slots = torch.ones(4, dtype=torch.long)
+    gathered = add_lora(base.clone(), x, layer.lora_a, layer.lora_b, slots)
+    one = add_lora_one_slot(base.clone(), x, layer.lora_a, layer.lora_b, 1)
+    torch.testing.assert_close(one, gathered)
 
 
-def test_add_lora_leaves_rows_without_adapter_untouched():
-    lora_a = torch.randn(2, 4, 8)
-    lora_b = torch.randn(2, 8, 4)
-    base = torch.randn(3, 8)
-    y = add_lora(
-        base.clone(), torch.randn(3, 8), lora_a, lora_b, torch.ones(2), torch.tensor([-1, -1, -1])
-    )
+def test_rows_without_adapter_are_untouched():
+    layer = LoRALayer(torch.nn.Linear(8, 8), BatchMapping(), max_slots=2, max_rank=4)
+    layer.set_slot(0, torch.randn(4, 8), torch.randn(8, 4), 1.0)
+    base = torch.randn(3, 2, 8)
+    zero_slot = torch.full((3,), 2)
+    y = add_lora(base.clone(), torch.randn(3, 2, 8), layer.lora_a, layer.lora_b, zero_slot)
     assert torch.equal(y, base)
 
 
@@ -116,12 +131,12 @@ def test_heterogeneous_batch_matches_peft_per_row(base_dir: Path, adapter_dirs: 
         slots.load(slot, adapter_dirs[name])
     # Rows: every adapter, no adapter, and one adapter used twice; order shuffled on purpose.
     row_names: list[str | None] = ["r8", None, "r2", "r8_attn", "r4", "r2"]
-    row_slots = torch.tensor([NO_ADAPTER if n is None else names.index(n) for n in row_names])
+    row_slots = [NO_ADAPTER if n is None else names.index(n) for n in row_names]
     input_ids = torch.randint(
         0, model.config.vocab_size, (len(row_names), 12), generator=torch.Generator().manual_seed(0)
     )
 
-    with torch.no_grad(), batch_mapping(mapping, rows_to_tokens(row_slots, 12).to(DEVICE)):
+    with torch.no_grad(), batch_mapping(mapping, row_slots, len(names), torch.device(DEVICE)):
         logits = model(input_ids.to(DEVICE)).logits
 
     reference = PeftModel.from_pretrained(
@@ -158,7 +173,7 @@ def test_cleared_slot_and_no_mapping_give_base_output(
     with torch.no_grad():
         expected = base(input_ids).logits
         unmapped = model(input_ids).logits
-        with batch_mapping(mapping, rows_to_tokens(torch.tensor([1, 1]), 5).to(DEVICE)):
+        with batch_mapping(mapping, [1, 1], 2, torch.device(DEVICE)):
             cleared = model(input_ids).logits
     torch.testing.assert_close(unmapped, expected, atol=1e-6, rtol=0)
     torch.testing.assert_close(cleared, expected, atol=1e-6, rtol=0)

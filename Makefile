@@ -39,7 +39,7 @@ format:
 	$(BIN)/ruff check --fix .
 
 bench: install
-	$(BIN)/python benchmarks/throughput.py
+	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) node_modules $(DATADIR)

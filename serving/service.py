@@ -21,6 +21,7 @@ from serving.catalog import OnChainCatalog
 from serving.chain import connect_contracts
 from serving.engine.loader import EngineConfig, LoadedEngine, load_engine
 from serving.exceptions import ServingError
+from serving.factory.data.store import ContributionStore
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,13 @@ def build_service(config: ServiceConfig) -> Service:
     cashier = OperatorCashier(chain.payments, attribution, config.data_dir / "billing").start()
     limits = ApiLimits(max_model_len=loaded.engine.max_context, **config.limits)
     app = build_app(
-        loaded.engine, catalog, cashier, loaded.tokenizer, loaded.adapters, limits=limits
+        loaded.engine,
+        catalog,
+        cashier,
+        loaded.tokenizer,
+        loaded.adapters,
+        limits=limits,
+        contributions=ContributionStore(config.data_dir / "contributions"),
     )
     add_engine_gauges(app, loaded)
     return Service(app, loaded, catalog, cashier)

@@ -6,6 +6,8 @@ Routes::
     POST /v1/completions        text completions (streamed with "stream": true)
     POST /v1/chat/completions   chat completions (streamed with "stream": true)
     POST /v1/adapters           upload a LoRA adapter (multipart)
+    POST /v1/contributions      store a Datanet contribution's bytes (with a content store)
+    GET  /v1/contributions/<h>  read them back by sha256
     GET  /health                liveness
     GET  /metrics               Prometheus
 
@@ -27,6 +29,8 @@ from serving.api.metrics import ApiMetrics
 from serving.api.middleware import AccessLog, BodyLimit, InFlight, InFlightLimit
 from serving.api.ports import Cashier, GenerationEngine, ModelCatalog
 from serving.api.routes import health, list_models, metrics
+from serving.factory.data.routes import CONTRIBUTIONS_PATH, contribution_routes, multipart_limit
+from serving.factory.data.store import ContributionStore
 from serving.lora.manager import AdapterManager
 
 GENERATION_ROUTES = frozenset({"/v1/completions", "/v1/chat/completions"})
@@ -42,6 +46,7 @@ def build_app(
     *,
     limits: ApiLimits,
     metrics_registry: ApiMetrics | None = None,
+    contributions: ContributionStore | None = None,
 ) -> Starlette:
     """The app; `app.state.api.metrics` (or the `metrics_registry` passed in) takes the
     engine's and adapter manager's gauges via `add_gauge`."""
@@ -60,6 +65,10 @@ def build_app(
         Route("/health", handle_errors(health), methods=["GET"]),
         Route("/metrics", handle_errors(metrics), methods=["GET"]),
     ]
+    body_limits = {UPLOAD_ROUTE: limits.max_upload_bytes}
+    if contributions is not None:
+        routes += contribution_routes(contributions)
+        body_limits[CONTRIBUTIONS_PATH] = multipart_limit(contributions)
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: http_exception},
@@ -68,7 +77,7 @@ def build_app(
             Middleware(
                 BodyLimit,
                 default=limits.max_body_bytes,
-                by_path={UPLOAD_ROUTE: limits.max_upload_bytes},
+                by_path=body_limits,
             ),
             Middleware(InFlightLimit, in_flight=in_flight, paths=GENERATION_ROUTES),
         ],

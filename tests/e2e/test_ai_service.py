@@ -7,6 +7,7 @@ in an on-chain settlement; an adapter whose weights do not match its on-chain ha
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import time
@@ -232,3 +233,14 @@ def test_an_adapter_with_a_wrong_hash_is_never_served(devnet: Devnet, service: S
         service.client().completions.create(model=f"adapter-{adapter_id}", prompt="x")
     log = (service.data_dir.parent / "serve.log").read_text()
     assert f"adapter {adapter_id} refused, never served" in log
+
+
+def test_contribution_bytes_are_stored_by_their_sha256(service: Service) -> None:
+    root = service.url.removesuffix("/v1")
+    content = b'{"instruction": "Name the chain", "output": "OpenLedger"}\n'
+    stored = requests.post(f"{root}/v1/contributions", data=content, timeout=10)
+    assert stored.status_code == 201
+    digest = stored.json()["sha256"]
+    assert digest == hashlib.sha256(content).hexdigest()
+    assert requests.get(f"{root}/v1/contributions/{digest}", timeout=10).content == content
+    assert requests.get(f"{root}/v1/contributions/{'0' * 64}", timeout=10).status_code == 404

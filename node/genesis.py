@@ -6,10 +6,11 @@ from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI
 from eth.constants import BLANK_ROOT_HASH, ZERO_ADDRESS, ZERO_HASH32
 from eth.rlp.headers import BlockHeader
 
+from node.l1_info import configured_attributes
 from node.vm import OpenLedgerVM, chain_context
 from openledger.accounts import dev_accounts
 from openledger.config import NetworkConfig
-from openledger.contracts.predeploys import predeploy_code
+from openledger.contracts.predeploys import L1_BLOCK_ADDRESS, predeploy_code
 from openledger.types import Address, Wei
 
 
@@ -29,6 +30,8 @@ def write_genesis_state(config: NetworkConfig, db: AtomicDatabaseAPI) -> bytes:
 
     The predeploys (``openledger.contracts.predeploys``) get the committed runtime code at their
     fixed addresses, with nonce 1 as contracts deployed by ``CREATE`` have (EIP-161).
+    ``L1Block`` starts with the configured L1 origin, so the L1 data fee has prices before the
+    first block's L1-attributes deposit sets them.
     """
     pre_genesis = BlockHeader(difficulty=0, block_number=-1, gas_limit=0)
     state = OpenLedgerVM.build_state(db, pre_genesis, chain_context(config))
@@ -37,6 +40,8 @@ def write_genesis_state(config: NetworkConfig, db: AtomicDatabaseAPI) -> bytes:
     for address, code in sorted(predeploy_code().items()):
         state.set_code(address, code)
         state.set_nonce(address, 1)
+    for slot, value in configured_attributes(config.rollup).storage().items():
+        state.set_storage(L1_BLOCK_ADDRESS, slot, value)
     state.persist()
     return state.state_root
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import rlp
 from eth._utils.address import generate_contract_address
 from eth.abc import ReceiptAPI, SignedTransactionAPI
-from eth.vm.forks.prague.receipts import PragueReceiptBuilder
 
+from node.deposit_tx import OpenLedgerReceiptBuilder, deposit_receipt, is_deposit
 from node.transactions import TransactionBuilder, pin_sender, transaction_type
 from openledger.types import Address, Hash32
 
@@ -43,10 +43,17 @@ class TransactionOutcome:
     """Block-wide index of this transaction's first log."""
 
     @property
+    def nonce(self) -> int:
+        """The sender's nonce the transaction used; a deposit's is in its receipt."""
+        if is_deposit(self.tx):
+            return int(deposit_receipt(self.receipt).deposit_nonce)
+        return int(self.tx.nonce)
+
+    @property
     def contract_address(self) -> Address | None:
         if self.tx.to:
             return None
-        return Address(generate_contract_address(self.sender, self.tx.nonce))
+        return Address(generate_contract_address(self.sender, self.nonce))
 
     @property
     def hash(self) -> Hash32:
@@ -81,7 +88,7 @@ def decode_outcomes(body: bytes, receipts_record: bytes) -> list[TransactionOutc
     previous_cumulative = 0
     log_index = 0
     for tx, (sender, encoded) in zip(transactions, rlp.decode(receipts_record), strict=True):
-        receipt = PragueReceiptBuilder.decode(encoded)
+        receipt = OpenLedgerReceiptBuilder.decode(encoded)
         pin_sender(tx, Address(sender))
         outcomes.append(
             TransactionOutcome(

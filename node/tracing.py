@@ -29,9 +29,9 @@ from eth.abc import (
 )
 from eth.exceptions import Revert
 from eth.vm.forks.prague.computation import PragueComputation
-from eth.vm.forks.prague.state import PragueState
 
 from node.records import TransactionOutcome
+from node.state import OpenLedgerState
 from node.vm import OpenLedgerVM
 from openledger.types import Address, Hash32
 
@@ -60,7 +60,7 @@ class VmFactory(Protocol):
     ) -> OpenLedgerVM: ...
 
 
-class AccessRecordingState(PragueState):
+class AccessRecordingState(OpenLedgerState):
     """Prague state that remembers every EIP-2929 warm/cold query an opcode makes.
 
     Only the *queries* are recorded, not the warm marks the transaction makes up front (sender,
@@ -107,7 +107,7 @@ class TracingComputation(PragueComputation):
         return child
 
 
-class TracingState(PragueState):
+class TracingState(OpenLedgerState):
     computation_class = TracingComputation
 
 

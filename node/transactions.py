@@ -13,20 +13,22 @@ from functools import cached_property
 
 import rlp
 from eth.abc import SignedTransactionAPI
-from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_keys.exceptions import BadSignature
 from eth_utils import ValidationError
 
+from node.deposit_tx import DEPOSIT_TX_TYPE, OpenLedgerTransactionBuilder
 from node.exceptions import InvalidTransaction
+from node.l1_fee import compressed_size
 from openledger.types import Address, Hash32
 
 SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 """EIP-2: signatures with s above half the curve order are malleable and refused."""
 
 SUPPORTED_TYPES = frozenset({0, 1, 2, 4})
-"""Legacy, EIP-2930, EIP-1559 and EIP-7702. Blob transactions (3) have no place on an L2."""
+"""Legacy, EIP-2930, EIP-1559 and EIP-7702. Blob transactions (3) have no place on an L2;
+deposits (0x7E) come only from L1, through the block builder."""
 
-TransactionBuilder = PragueTransactionBuilder
+TransactionBuilder = OpenLedgerTransactionBuilder
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,13 @@ class AdmittedTransaction:
 
     @cached_property
     def upfront_cost(self) -> int:
-        """geth's ``tx.Cost()``: gas * fee cap + value, the most the sender can be charged."""
+        """geth's ``tx.Cost()``: gas * fee cap + value; the L1 data fee comes on top."""
         return self.tx.gas * self.tx.max_fee_per_gas + self.tx.value
+
+    @property
+    def compressed_size(self) -> int:
+        """FastLZ length of the raw bytes: what the L1 data fee is priced on (computed once)."""
+        return compressed_size(self.tx)
 
 
 def transaction_type(tx: SignedTransactionAPI) -> int:
@@ -62,6 +69,10 @@ def decode_transaction(raw: bytes) -> SignedTransactionAPI:
     """Decode EIP-2718 bytes (a typed envelope or a legacy RLP list)."""
     if not raw:
         raise InvalidTransaction("empty transaction")
+    if raw[0] == DEPOSIT_TX_TYPE:
+        raise InvalidTransaction(
+            "deposit transactions (type 0x7e) cannot be submitted: they are made from L1 deposits"
+        )
     if raw[0] <= 0x7F and raw[0] not in SUPPORTED_TYPES:
         raise InvalidTransaction("transaction type not supported")
     try:
@@ -110,8 +121,9 @@ def _chain_id_of(tx: SignedTransactionAPI) -> int | None:
 
 
 def admit(raw: bytes, chain_id: int) -> AdmittedTransaction:
-    """Decode, verify and pin: the whole stateless half of admission."""
+    """Decode, verify, pin, and compress once for the L1 fee: the stateless half of admission."""
     tx = decode_transaction(raw)
     sender = recover_sender(tx, chain_id)
     pin_sender(tx, sender)
+    compressed_size(tx)
     return AdmittedTransaction(tx=tx, sender=sender, raw=raw)

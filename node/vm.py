@@ -1,4 +1,5 @@
-"""The execution rules of the L2: Prague, with the chain id and header template of this network."""
+"""The execution rules of the L2: Prague plus deposits and the L1 data fee (``node.state``),
+with the chain id and header template of this network."""
 
 from __future__ import annotations
 
@@ -8,30 +9,58 @@ from eth.abc import (
     BlockAPI,
     BlockHeaderAPI,
     ChainContextAPI,
+    ComputationAPI,
     ReceiptAPI,
     SignedTransactionAPI,
     WithdrawalAPI,
 )
 from eth.chains.base import ChainContext
 from eth.constants import BLANK_ROOT_HASH, ZERO_HASH32
+from eth.rlp.logs import Log
+from eth.vm.forks.byzantium.constants import (
+    EIP658_TRANSACTION_STATUS_CODE_FAILURE,
+    EIP658_TRANSACTION_STATUS_CODE_SUCCESS,
+)
 from eth.vm.forks.prague import PragueVM
-from eth.vm.forks.prague.blocks import PragueBlock
+from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
 from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE
+from eth.vm.forks.shanghai.withdrawals import Withdrawal
 from eth_hash.auto import keccak
 from eth_utils import ValidationError
+from rlp.sedes import CountableList
 
+from node.deposit_tx import (
+    DEPOSIT_TX_TYPE,
+    DepositReceipt,
+    OpenLedgerReceiptBuilder,
+    OpenLedgerTransactionBuilder,
+    OpenLedgerTypedReceipt,
+    is_deposit,
+)
+from node.state import OpenLedgerState
 from node.trie_root import ordered_trie_root
 from openledger.config import NetworkConfig
 
 
 class OpenLedgerBlock(PragueBlock):
-    """A Prague block whose ``copy`` shares the (immutable) transactions instead of cloning them.
+    """A Prague block that also carries deposit transactions.
+
+    Its ``copy`` shares the (immutable) transactions instead of cloning them.
 
     Sealing copies the block three times (requests hash, pack, state root); rlp's ``copy``
     deep-copies every field not overridden, which for a 1,000-transaction block cost a quarter
     of the sealing time. Transactions, uncles and withdrawals are never mutated, so sharing them
     is safe.
     """
+
+    transaction_builder = OpenLedgerTransactionBuilder
+    receipt_builder = OpenLedgerReceiptBuilder
+    fields = [
+        ("header", PragueBlockHeader),
+        ("transactions", CountableList(OpenLedgerTransactionBuilder)),
+        ("uncles", CountableList(None, max_length=0)),
+        ("withdrawals", CountableList(Withdrawal)),
+    ]
 
     def copy(self, **overrides: object) -> OpenLedgerBlock:
         fields = {name: overrides.pop(name, getattr(self, name)) for name in self._meta.field_names}
@@ -48,6 +77,33 @@ class OpenLedgerVM(PragueVM):
 
     fork = "openledger-prague"
     block_class = OpenLedgerBlock
+    _state_class = OpenLedgerState
+
+    def apply_transaction(
+        self, header: BlockHeaderAPI, transaction: SignedTransactionAPI
+    ) -> tuple[ReceiptAPI, ComputationAPI]:
+        """Deposits get a deposit receipt, which records the sender's nonce before the run."""
+        if not is_deposit(transaction):
+            return super().apply_transaction(header, transaction)
+        self.validate_transaction_against_header(header, transaction)
+        self.state.lock_changes()
+        nonce = self.state.get_nonce(transaction.sender)
+        computation = self.state.apply_transaction(transaction)
+        status = (
+            EIP658_TRANSACTION_STATUS_CODE_FAILURE
+            if computation.is_error
+            else EIP658_TRANSACTION_STATUS_CODE_SUCCESS
+        )
+        receipt = DepositReceipt(
+            state_root=status,
+            gas_used=header.gas_used + self.finalize_gas_used(transaction, computation),
+            logs=[
+                Log(address, topics, data)
+                for address, topics, data in computation.get_log_entries()
+            ],
+            deposit_nonce=nonce,
+        )
+        return OpenLedgerTypedReceipt(DEPOSIT_TX_TYPE, receipt), computation
 
     def set_block_transactions_and_withdrawals(
         self,

@@ -25,6 +25,8 @@ SEQUENCER_FEE_VAULT = Address(bytes.fromhex("42000000000000000000000000000000000
 ONE_GWEI = Wei(10**9)
 DEV_BALANCE = Wei(10_000 * 10**18)
 """What anvil and Hardhat give each dev account."""
+ONE_WEI = Wei(1)
+NO_BATCHER = Address(bytes(20))
 
 
 class ConfigError(OpenLedgerError):
@@ -84,12 +86,41 @@ class RpcConfig:
     """Most gas an ``eth_call`` or ``eth_estimateGas`` may use (geth's RPCGasCap)."""
 
 
+DEVNET_L1_GENESIS_HASH = bytes.fromhex(
+    "b874cd4e84f6d32cccfa1829288ea1b82a0178c6ab54ece9da8b92f60888a895"
+)
+"""keccak256("openledger devnet L1 genesis"): a stand-in until the L1 watcher supplies origins."""
+
+
+@dataclass(frozen=True)
+class RollupConfig:
+    """The L2's view of L1 until the L1 watcher exists, and the L1 data fee's scalars.
+
+    Every L2 block names an L1 origin (the block it is derived from) in its L1-attributes
+    deposit. Without a watcher every block uses this fixed origin; the scalars are what OP's
+    SystemConfig sets (OP mainnet's Ecotone values by default).
+    """
+
+    l1_origin_number: int = 0
+    l1_origin_timestamp: int = 1_767_225_600
+    l1_origin_hash: bytes = DEVNET_L1_GENESIS_HASH
+    l1_base_fee: Wei = ONE_GWEI
+    l1_blob_base_fee: Wei = ONE_WEI
+    batcher: Address = NO_BATCHER
+    """The batcher's L1 address; ``L1Block.batcherHash`` is it left-padded to 32 bytes."""
+    base_fee_scalar: int = 1368
+    """Weight of the L1 base fee in the L1 data fee (6 decimals)."""
+    blob_base_fee_scalar: int = 810_949
+    """Weight of the L1 blob base fee in the L1 data fee (6 decimals)."""
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     chain: ChainConfig = field(default_factory=ChainConfig)
     genesis: GenesisConfig = field(default_factory=GenesisConfig)
     mempool: MempoolConfig = field(default_factory=MempoolConfig)
     rpc: RpcConfig = field(default_factory=RpcConfig)
+    rollup: RollupConfig = field(default_factory=RollupConfig)
 
     def with_overrides(
         self, *, block_time: float | None = None, rpc_port: int | None = None
@@ -145,11 +176,22 @@ def parse_config(raw: dict[str, Any]) -> NetworkConfig:
             Address(to_canonical_address(addr)): Wei(int(balance))
             for addr, balance in genesis["alloc"].items()
         }
+    rollup = dict(_section(raw, "rollup"))
+    if "l1_origin_hash" in rollup:
+        rollup["l1_origin_hash"] = _parse_bytes(rollup["l1_origin_hash"])
+        if len(rollup["l1_origin_hash"]) != 32:
+            raise ConfigError("[rollup] l1_origin_hash must be 32 bytes")
+    if "batcher" in rollup:
+        rollup["batcher"] = Address(to_canonical_address(rollup["batcher"]))
+    for key in ("l1_base_fee", "l1_blob_base_fee"):
+        if key in rollup:
+            rollup[key] = Wei(int(rollup[key]))
     return NetworkConfig(
         chain=_build(ChainConfig, chain, "chain"),
         genesis=_build(GenesisConfig, genesis, "genesis"),
         mempool=_build(MempoolConfig, _section(raw, "mempool"), "mempool"),
         rpc=_build(RpcConfig, _section(raw, "rpc"), "rpc"),
+        rollup=_build(RollupConfig, rollup, "rollup"),
     )
 
 

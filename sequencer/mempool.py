@@ -29,6 +29,8 @@ from eth.vm.forks.prague.constants import STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_
 from eth.vm.forks.shanghai.constants import INITCODE_WORD_COST, MAX_INITCODE_SIZE
 
 from node.exceptions import InvalidTransaction
+from node.l1_fee import L1FeeParams
+from node.l1_info import L1_INFO_GAS
 from node.records import effective_gas_price
 from node.transactions import AdmittedTransaction, admit
 from openledger.config import MempoolConfig
@@ -47,11 +49,16 @@ Listener = Callable[[AdmittedTransaction], Any]
 
 
 class AccountReader(Protocol):
-    """The state the pool needs: a py-evm ``StateAPI`` at the head satisfies it."""
+    """The state the pool needs: a py-evm ``StateAPI`` at the head satisfies it.
+
+    Storage is read for ``L1Block``'s fee parameters, which price the L1 data fee.
+    """
 
     def get_nonce(self, address: bytes) -> int: ...
 
     def get_balance(self, address: bytes) -> int: ...
+
+    def get_storage(self, address: bytes, slot: int, from_journal: bool = True) -> int: ...
 
 
 # -- rules (pure functions) --------------------------------------------------------------------
@@ -196,8 +203,11 @@ class Mempool:
     ) -> None:
         self._config = config
         self._chain_id = chain_id
-        self._block_gas_limit = block_gas_limit
+        self._user_gas_limit = block_gas_limit - L1_INFO_GAS
+        """Most gas a user transaction can have: every block first reserves the L1-attributes
+        deposit's gas, so a larger transaction could never be included."""
         self._accounts = accounts
+        self._l1_fees = L1FeeParams.from_state(accounts)
         self._journal = journal
         self._senders: dict[Address, _SenderTransactions] = {}
         self._all: dict[Hash32, AdmittedTransaction] = {}
@@ -236,7 +246,7 @@ class Mempool:
         if len(raw) > self._config.max_tx_bytes:
             raise InvalidTransaction("oversized data")
         admitted = admit(raw, self._chain_id)
-        validate_stateless(admitted.tx, self._block_gas_limit)
+        validate_stateless(admitted.tx, self._user_gas_limit)
         return admitted
 
     def _insert(self, admitted: AdmittedTransaction, base_fee: int) -> None:
@@ -254,8 +264,8 @@ class Mempool:
         ):
             raise InvalidTransaction("replacement transaction underpriced")
         # geth's ValidateTransactionWithState: the newcomer on top of what pending already spends.
-        spent = sum(tx.upfront_cost for n, tx in account.pending.items() if n != nonce)
-        if self._accounts.get_balance(sender) < spent + admitted.upfront_cost:
+        spent = sum(self._cost(tx) for n, tx in account.pending.items() if n != nonce)
+        if self._accounts.get_balance(sender) < spent + self._cost(admitted):
             raise InvalidTransaction("insufficient funds for gas * price + value")
         executable = nonce <= account.next_nonce
         if old is None:
@@ -277,6 +287,14 @@ class Mempool:
             self._promote(account)
         else:
             account.queued[nonce] = admitted
+
+    def _cost(self, admitted: AdmittedTransaction) -> int:
+        """The most ``admitted`` can cost its sender: gas * fee cap + value + L1 data fee.
+
+        The L1 fee is priced at the head's L1 parameters; the block may use newer ones (a new L1
+        origin), as with the base fee, and execution checks again.
+        """
+        return admitted.upfront_cost + self._l1_fees.fee(admitted.compressed_size)
 
     def _promote(self, account: _SenderTransactions) -> None:
         """Move queued transactions whose gap is now filled into pending."""
@@ -395,6 +413,7 @@ class Mempool:
         demoted. Included transactions keep their journal keys: the block's batch deleted them.
         """
         self._accounts = accounts
+        self._l1_fees = L1FeeParams.from_state(accounts)
         for item in included:
             admitted = self._all.get(_hash_of(item))
             if admitted is None:
@@ -416,7 +435,7 @@ class Mempool:
         for nonce, admitted in held:
             if nonce < state_nonce:
                 self._drop_unlinked(admitted, "nonce too low")
-            elif admitted.upfront_cost > balance:
+            elif self._cost(admitted) > balance:
                 self._drop_unlinked(admitted, "insufficient funds for gas * price + value")
             elif nonce == account.next_nonce and len(account.pending) < self._config.max_per_sender:
                 account.pending[nonce] = admitted

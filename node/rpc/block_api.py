@@ -13,7 +13,7 @@ from eth.abc import BlockHeaderAPI
 
 from node.rpc.codec import BlockId, parse_block_id, parse_hash, parse_quantity, quantity
 from node.rpc.eth_api import ChainReader
-from node.rpc.formatting import format_receipt, format_transaction
+from node.rpc.formatting import block_attributes, format_included_transaction, format_receipt
 
 
 class BlockApi:
@@ -47,9 +47,10 @@ class BlockApi:
         header = self._by_number(block)
         if header is None:
             return None
+        outcomes = self.chain.outcomes(header)
+        l1 = block_attributes(outcomes)
         return [
-            format_receipt(outcome, header, index)
-            for index, outcome in enumerate(self.chain.outcomes(header))
+            format_receipt(outcome, header, index, l1) for index, outcome in enumerate(outcomes)
         ]
 
     def _count(self, header: BlockHeaderAPI | None) -> str | None:
@@ -68,8 +69,7 @@ class BlockApi:
         outcomes = self.chain.outcomes(header)
         if position >= len(outcomes):
             return None
-        outcome = outcomes[position]
-        return format_transaction(outcome.tx, outcome.sender, header, position)
+        return format_included_transaction(outcomes[position], header, position)
 
     def transaction_by_number_and_index(self, block: Any, index: Any) -> dict[str, Any] | None:
         return self._transaction(self._by_number(block), index)

@@ -16,6 +16,7 @@ from eth.abc import BlockHeaderAPI
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 
 from node.chain import Chain
+from node.deposit_tx import is_deposit
 from node.records import TransactionOutcome, effective_gas_price
 from node.rpc.codec import parse_block_id, parse_quantity, quantity
 from node.rpc.errors import SERVER_ERROR, RpcError, invalid_params
@@ -53,7 +54,12 @@ class TipSample:
 
 
 def effective_tip(outcome: TransactionOutcome, base_fee: int) -> int:
-    """What the block producer earned per gas: effective gas price minus the base fee."""
+    """What the block producer earned per gas: effective gas price minus the base fee.
+
+    A deposit pays nothing (its gas was bought on L1): its tip is 0, not minus the base fee.
+    """
+    if is_deposit(outcome.tx):
+        return 0
     return effective_gas_price(outcome.tx, base_fee) - base_fee
 
 
@@ -146,7 +152,7 @@ class FeeApi:
             tips = sorted(
                 effective_tip(outcome, header.base_fee_per_gas)
                 for outcome in self.chain.outcomes(header)
-                if outcome.sender != coinbase
+                if outcome.sender != coinbase and not is_deposit(outcome.tx)
             )
             samples.extend(tips[:ORACLE_SAMPLES_PER_BLOCK])
         return suggest_tip(samples)

@@ -1,4 +1,10 @@
-"""Blocks, transactions, receipts and logs as the execution-apis schemas spell them."""
+"""Blocks, transactions, receipts and logs as the execution-apis schemas spell them.
+
+Plus op-geth's extensions: deposit transactions (``sourceHash``, ``mint``, ``isSystemTx``,
+``depositNonce``, ``depositReceiptVersion``) and the L1 data fee of every other receipt
+(``l1Fee``, ``l1GasPrice``, ``l1GasUsed``, ``l1BaseFeeScalar``, ``l1BlobBaseFee``,
+``l1BlobBaseFeeScalar``), read back from the block's L1-attributes deposit.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,9 @@ from typing import Any
 
 from eth.abc import BlockHeaderAPI, LogAPI, SignedTransactionAPI
 
+from node.deposit_tx import DEPOSIT_TX_TYPE, deposit_payload, deposit_receipt
+from node.l1_fee import L1FeeParams, compressed_size, l1_gas_used
+from node.l1_info import L1Attributes, block_l1_attributes
 from node.records import TransactionOutcome, effective_gas_price
 from node.rpc.codec import data, quantity
 from node.transactions import transaction_type
@@ -54,7 +63,7 @@ def format_block(
     block["withdrawals"] = []
     if full:
         block["transactions"] = [
-            format_transaction(o.tx, o.sender, header, index) for index, o in enumerate(outcomes)
+            format_included_transaction(o, header, index) for index, o in enumerate(outcomes)
         ]
     else:
         block["transactions"] = [data(o.tx.hash) for o in outcomes]
@@ -71,14 +80,26 @@ def _access_list(tx: SignedTransactionAPI) -> list[dict[str, Any]]:
     ]
 
 
+def format_included_transaction(
+    outcome: TransactionOutcome, header: BlockHeaderAPI, index: int
+) -> dict[str, Any]:
+    """A transaction of a block: a deposit's nonce comes from its receipt."""
+    return format_transaction(outcome.tx, outcome.sender, header, index, outcome)
+
+
 def format_transaction(
     tx: SignedTransactionAPI,
     sender: bytes,
     header: BlockHeaderAPI | None,
     index: int | None,
+    outcome: TransactionOutcome | None = None,
 ) -> dict[str, Any]:
-    """A transaction object; ``header`` is None for a pending one."""
+    """A transaction object; ``header`` is None for a pending one (never a deposit)."""
     tx_type = transaction_type(tx)
+    if tx_type == DEPOSIT_TX_TYPE:
+        if outcome is None:
+            raise ValueError("a deposit is only ever formatted with its outcome")
+        return _format_deposit(outcome, header, index)
     result: dict[str, Any] = {
         "type": quantity(tx_type),
         "hash": data(tx.hash),
@@ -128,6 +149,35 @@ def format_transaction(
     return result
 
 
+def _format_deposit(
+    outcome: TransactionOutcome, header: BlockHeaderAPI | None, index: int | None
+) -> dict[str, Any]:
+    """op-geth's deposit transaction object: no fee fields beyond a zero gas price, no signature."""
+    tx = outcome.tx
+    payload = deposit_payload(tx)
+    return {
+        "type": quantity(DEPOSIT_TX_TYPE),
+        "hash": data(tx.hash),
+        "nonce": quantity(outcome.nonce),
+        "blockHash": data(header.hash) if header else None,
+        "blockNumber": quantity(header.block_number) if header else None,
+        "transactionIndex": quantity(index) if index is not None else None,
+        "from": data(outcome.sender),
+        "to": data(tx.to) if tx.to else None,
+        "value": quantity(tx.value),
+        "gas": quantity(tx.gas),
+        "gasPrice": quantity(0),
+        "input": data(tx.data),
+        "sourceHash": data(payload.source_hash),
+        "mint": quantity(payload.mint),
+        "isSystemTx": payload.is_system_tx,
+        "depositReceiptVersion": quantity(deposit_receipt(outcome.receipt).deposit_receipt_version),
+        "v": quantity(0),
+        "r": quantity(0),
+        "s": quantity(0),
+    }
+
+
 def format_log(
     log: LogAPI,
     header: BlockHeaderAPI,
@@ -151,13 +201,22 @@ def format_log(
     }
 
 
+def block_attributes(outcomes: list[TransactionOutcome]) -> L1Attributes | None:
+    """The L1 attributes of the block of ``outcomes`` (its first transaction)."""
+    return block_l1_attributes([outcome.tx for outcome in outcomes[:1]])
+
+
 def format_receipt(
-    outcome: TransactionOutcome, header: BlockHeaderAPI, index: int
+    outcome: TransactionOutcome,
+    header: BlockHeaderAPI,
+    index: int,
+    l1: L1Attributes | None,
 ) -> dict[str, Any]:
+    """A receipt; ``l1`` (the block's L1 attributes) prices a user transaction's L1 fee."""
     receipt = outcome.receipt
     tx = outcome.tx
     contract = outcome.contract_address
-    return {
+    result = {
         "type": quantity(transaction_type(tx)),
         "transactionHash": data(tx.hash),
         "transactionIndex": quantity(index),
@@ -175,4 +234,22 @@ def format_receipt(
         ],
         "logsBloom": data(int(receipt.bloom).to_bytes(256, "big")),
         "status": quantity(1 if receipt.state_root == b"\x01" else 0),
+    }
+    if transaction_type(tx) == DEPOSIT_TX_TYPE:
+        result["depositNonce"] = quantity(deposit_receipt(receipt).deposit_nonce)
+        result["depositReceiptVersion"] = quantity(deposit_receipt(receipt).deposit_receipt_version)
+    elif l1 is not None:
+        result.update(_l1_fee_fields(tx, L1FeeParams.from_attributes(l1)))
+    return result
+
+
+def _l1_fee_fields(tx: SignedTransactionAPI, params: L1FeeParams) -> dict[str, str]:
+    size = compressed_size(tx)
+    return {
+        "l1Fee": quantity(params.fee(size)),
+        "l1GasPrice": quantity(params.base_fee),
+        "l1GasUsed": quantity(l1_gas_used(size)),
+        "l1BaseFeeScalar": quantity(params.base_fee_scalar),
+        "l1BlobBaseFee": quantity(params.blob_base_fee),
+        "l1BlobBaseFeeScalar": quantity(params.blob_base_fee_scalar),
     }

@@ -20,7 +20,25 @@ L2_TO_L1_MESSAGE_PASSER = "L2ToL1MessagePasser"
 L2_TO_L1_MESSAGE_PASSER_ADDRESS = Address(bytes.fromhex("4200000000000000000000000000000000000016"))
 """Where withdrawals are recorded; the L1 portal proves its ``sentMessages`` (slot 0)."""
 
-PREDEPLOYS: dict[Address, str] = {L2_TO_L1_MESSAGE_PASSER_ADDRESS: L2_TO_L1_MESSAGE_PASSER}
+L1_BLOCK = "L1Block"
+L1_BLOCK_ADDRESS = Address(bytes.fromhex("4200000000000000000000000000000000000015"))
+"""Holds the L2 block's L1 origin and fee parameters, set by the first transaction of each block."""
+
+GAS_PRICE_ORACLE = "GasPriceOracle"
+GAS_PRICE_ORACLE_ADDRESS = Address(bytes.fromhex("420000000000000000000000000000000000000F"))
+"""Answers ``getL1Fee(bytes)``: the L1 data fee the node charges a transaction."""
+
+L1_FEE_VAULT_ADDRESS = Address(bytes.fromhex("420000000000000000000000000000000000001A"))
+"""Receives every L1 data fee (OP's L1FeeVault address; no code here, only a balance)."""
+
+L1_ATTRIBUTES_DEPOSITOR = Address(bytes.fromhex("deaddeaddeaddeaddeaddeaddeaddeaddead0001"))
+"""Sender of the L1-attributes deposit; the only account ``L1Block`` accepts values from."""
+
+PREDEPLOYS: dict[Address, str] = {
+    L2_TO_L1_MESSAGE_PASSER_ADDRESS: L2_TO_L1_MESSAGE_PASSER,
+    L1_BLOCK_ADDRESS: L1_BLOCK,
+    GAS_PRICE_ORACLE_ADDRESS: GAS_PRICE_ORACLE,
+}
 """Every predeploy: address -> artifact name."""
 
 

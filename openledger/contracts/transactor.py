@@ -64,6 +64,9 @@ class Event:
     log_index: int
 
 
+NO_L1_FEE = Wei(0)
+
+
 @dataclass(frozen=True)
 class Receipt:
     """What callers need of a successful transaction's receipt."""
@@ -74,11 +77,13 @@ class Receipt:
     effective_gas_price: Wei
     events: tuple[Event, ...] = field(default=())
     """Logs of the called contract, decoded with its ABI, in log order."""
+    l1_fee: Wei = NO_L1_FEE
+    """The L1 data fee the L2 charged on top of gas (receipt field ``l1Fee``; 0 on L1)."""
 
     @property
     def fee(self) -> Wei:
-        """What the sender paid for gas (excluding any L1 data fee, which this L2 does not add)."""
-        return Wei(self.gas_used * self.effective_gas_price)
+        """What the sender paid: gas at the effective price plus the L1 data fee."""
+        return Wei(self.gas_used * self.effective_gas_price + self.l1_fee)
 
     def events_named(self, name: str) -> list[Event]:
         return [event for event in self.events if event.name == name]
@@ -106,6 +111,11 @@ class Deployed:
 def connect(rpc_url: str, timeout: float = HTTP_TIMEOUT_S) -> Web3:
     """A Web3 over HTTP; no middleware, because signing is done here, not in the provider."""
     return Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+
+
+def _quantity(value: Any) -> int:
+    """A receipt field web3.py leaves unformatted (an OP extension) arrives as hex text."""
+    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 def _revert_bytes(data: Any) -> bytes:
@@ -282,6 +292,7 @@ class Transactor:
             gas_used=Gas(int(raw["gasUsed"])),
             effective_gas_price=Wei(int(raw.get("effectiveGasPrice", 0))),
             events=tuple(events),
+            l1_fee=Wei(_quantity(raw.get("l1Fee", 0))),
         )
 
     def _decode_log(self, log: Any) -> Event | None:

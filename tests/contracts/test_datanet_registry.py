@@ -12,6 +12,7 @@ from tests.contracts.builders import (
 )
 from tests.contracts.conftest import TOKEN, Chain, Deployment, deploy_all
 from tests.contracts.reference import MERKLE_DEPTH, leaf_hash, merkle_proof, merkle_root
+from tests.helpers.fees import fee_paid
 
 pytestmark = pytest.mark.slow
 
@@ -262,7 +263,7 @@ def test_reject_slashes_to_treasury_and_withdraw(chain: Chain, deployment: Deplo
     chain.expect_revert(bad, fns.withdraw(), "NothingToWithdraw", bad.address)
     before = chain.balance(good.address)
     receipt = chain.transact(good, fns.withdraw())
-    gas_cost = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    gas_cost = fee_paid(receipt)
     assert chain.balance(good.address) == before + STAKE - gas_cost
     assert chain.events(d.datanets, receipt, "Withdrawn")[0]["amount"] == STAKE
     assert fns.withdrawable(good.address).call() == 0

@@ -13,6 +13,7 @@ from eth_utils import keccak
 from tests.contracts import builders as b
 from tests.contracts.conftest import TOKEN, Chain, Deployment, deploy_all
 from tests.contracts.reference import split_fee
+from tests.helpers.fees import fee_paid
 from tests.helpers.targets import CHAIN_ID
 
 pytestmark = pytest.mark.slow
@@ -113,7 +114,7 @@ def test_deposit_withdraw(chain: Chain, deployment: Deployment) -> None:
     chain.expect_revert(sponsor, fns.withdraw(1), "InsufficientBalance", 0, 1)
     before = chain.balance(user.address)
     receipt = chain.transact(user, fns.withdraw(120))
-    cost = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    cost = fee_paid(receipt)
     assert chain.balance(user.address) == before + 120 - cost
     assert chain.events(deployment.payments, receipt, "Withdrawn")[0]["amount"] == 120
     assert fns.balanceOf(user.address).call() == 30
@@ -187,7 +188,7 @@ def test_operator_life_cycle_and_slashing(chain: Chain) -> None:
     chain.transact(quick, fns.requestExit())
     before = chain.balance(quick.address)
     receipt = chain.transact(quick, fns.withdrawStake())
-    cost = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    cost = fee_paid(receipt)
     assert chain.balance(quick.address) == before + TOKEN - cost
     assert chain.events(d.payments, receipt, "StakeWithdrawn")[0]["amount"] == TOKEN
     assert fns.operatorInfo(quick.address).call() == (0, False, False, 0)
@@ -349,7 +350,7 @@ def test_settle_charges_and_splits_exactly(chain: Chain, market: Market) -> None
     owed = fns.claimable(contributor.address).call()
     before = chain.balance(contributor.address)
     receipt = chain.transact(contributor, fns.claimRewards())
-    cost = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    cost = fee_paid(receipt)
     assert chain.balance(contributor.address) == before + owed - cost
     assert chain.events(m.d.payments, receipt, "RewardsClaimed")[0]["amount"] == owed
     assert fns.claimable(contributor.address).call() == 0

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from tests.contracts import builders as b
 from tests.contracts.conftest import TOKEN, Chain, Deployment
 from tests.contracts.reference import Session, split_fee
+from tests.helpers.fees import fee_paid
 
 pytestmark = pytest.mark.slow
 
@@ -183,7 +184,7 @@ def test_random_sequences_keep_the_books(
                 before = chain.balance(account.address)
                 receipt = chain.transact(account, fns.claimRewards())
                 event("claimed")
-                cost = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+                cost = fee_paid(receipt)
                 assert chain.balance(account.address) == before + owed - cost
                 model.claimable[account.address] = 0
                 model.paid_out += owed

@@ -44,7 +44,9 @@ def test_deploy_and_transact_decode_events(
     transfer = receipt.event("Transfer")
     assert transfer.args == {"from": transactor.sender, "to": token_address, "value": 5}
     assert receipt.gas_used > 21_000
-    assert receipt.fee == receipt.gas_used * receipt.effective_gas_price
+    # The node is an OP-style L2: the sender pays the L1 data fee on top of gas.
+    assert receipt.l1_fee > 0
+    assert receipt.fee == receipt.gas_used * receipt.effective_gas_price + receipt.l1_fee
     assert transactor.call("balanceOf", token.functions.balanceOf(token_address)) == 5
 
 

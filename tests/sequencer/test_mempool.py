@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from node.exceptions import InvalidTransaction
+from node.l1_info import L1_INFO_GAS
 from node.transactions import AdmittedTransaction, TransactionBuilder, admit
 from openledger.config import MempoolConfig
 from openledger.store import LevelStore
@@ -38,7 +39,11 @@ ALICE, BOB, CAROL, DAVE = (account.address for account in DEV[:4])
 
 @dataclass
 class FakeAccounts:
-    """The two state reads the pool makes, from dicts; every dev account starts rich."""
+    """The state reads the pool makes, from dicts; every dev account starts rich.
+
+    Storage is empty, so ``L1Block`` holds no L1 prices and the L1 data fee is 0 here; the
+    fee is tested against a real chain in ``test_l1_fee_admission.py``.
+    """
 
     nonces: dict[bytes, int] = field(default_factory=dict)
     balances: dict[bytes, int] = field(
@@ -50,6 +55,9 @@ class FakeAccounts:
 
     def get_balance(self, address: bytes) -> int:
         return self.balances.get(address, 0)
+
+    def get_storage(self, address: bytes, slot: int, from_journal: bool = True) -> int:
+        return 0
 
 
 def make_pool(
@@ -135,12 +143,22 @@ def test_invalid_sender(overrides: dict[str, int]) -> None:
         ({"data": b"\x01" * 1000, "gas": 40_000}, "insufficient gas for floor data gas cost"),
         ({"to": None, "data": b"\x01" * 49_153, "gas": 20_000_000}, "max initcode size exceeded"),
         ({"gas": BLOCK_GAS_LIMIT + 1}, "exceeds block gas limit"),
+        # Every block first reserves the L1-attributes deposit's gas.
+        ({"gas": BLOCK_GAS_LIMIT - L1_INFO_GAS + 1}, "exceeds block gas limit"),
         (
             {"maxFeePerGas": 3 * GWEI, "maxPriorityFeePerGas": 4 * GWEI},
             "max priority fee per gas higher than max fee per gas",
         ),
     ],
-    ids=["intrinsic", "initcode-words", "calldata-floor", "initcode-size", "gas-limit", "tip"],
+    ids=[
+        "intrinsic",
+        "initcode-words",
+        "calldata-floor",
+        "initcode-size",
+        "gas-limit",
+        "gas-limit-after-l1-attributes",
+        "tip",
+    ],
 )
 def test_stateless_gas_and_fee_errors(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidTransaction, match=f"^{message}$"):

@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         devnet_cmd = [
             str(OPENLEDGER_BIN), "devnet", "--datadir", str(work / "datadir"),
-            "--rpc-port", str(port), "--block-time", "0", "--no-ai",
+            "--rpc-port", str(port), "--block-time", "0", "--no-ai", "--no-l1",
         ]  # fmt: skip
         with running(devnet_cmd, port, work / "devnet.log") as url:
             node = scenario(url, deploy=False, approve_n=args.approve, batch=args.batch)

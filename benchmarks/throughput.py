@@ -3,7 +3,8 @@
 One run applies the same pre-signed transactions (EIP-1559, chain id 901, the 10 dev accounts of
 the ``test test ... junk`` mnemonic as senders, nonces interleaved) four ways:
 
-* ``raw``: py-evm alone: an in-memory ``AtomicDB`` and a ``MiningChain`` on ``PragueVM``, one
+* ``raw``: py-evm alone: an in-memory ``AtomicDB`` and a ``MiningChain`` on ``PragueVM`` with
+  the L2's execution rules (``node.state``: deposits, the L1 data fee), one
   ``chain.mine_all(block)`` per block. Transactions are decoded before the clock starts.
 * ``inproc``: the node's own path without a server: ``admit`` (decode + one sender recovery),
   ``Chain.open_block``, ``BlockSession.apply`` per transaction, ``seal``, ``Chain.commit`` into
@@ -67,10 +68,12 @@ from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from node.block_session import Applied, BlockSession
 from node.chain import Chain
 from node.genesis import genesis_balances
+from node.l1_info import configured_attributes
+from node.state import OpenLedgerState
 from node.transactions import AdmittedTransaction, admit
 from openledger.accounts import DevAccount, dev_accounts
 from openledger.config import NetworkConfig
-from openledger.contracts.predeploys import predeploy_code
+from openledger.contracts.predeploys import L1_BLOCK_ADDRESS, predeploy_code
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OPENLEDGER_BIN = REPO_ROOT / ".venv" / "bin" / "openledger"
@@ -317,10 +320,15 @@ class BenchmarkError(RuntimeError):
 
 
 def raw_chain(config: NetworkConfig) -> MiningChain:
-    """py-evm's MiningChain on Prague with the devnet's genesis balances, in memory."""
+    """py-evm's MiningChain on Prague with the devnet's genesis, in memory.
+
+    Its state class is the node's (every user transaction pays the L1 data fee), so both apply
+    the same rules and must reach the same root.
+    """
+    l2_rules = PragueVM.configure(__name__="L2RulesPragueVM", _state_class=OpenLedgerState)
     chain_class = MiningChain.configure(
         __name__="ThroughputChain",
-        vm_configuration=((0, PragueVM),),
+        vm_configuration=((0, l2_rules),),
         chain_id=config.chain.chain_id,
     )
     genesis = config.genesis
@@ -345,6 +353,7 @@ def raw_chain(config: NetworkConfig) -> MiningChain:
     }
     for address, code in predeploy_code().items():
         state[address] = {"balance": 0, "nonce": 1, "code": code, "storage": {}}
+    state[L1_BLOCK_ADDRESS]["storage"] = configured_attributes(config.rollup).storage()
     return chain_class.from_genesis(AtomicDB(), genesis_params, state)
 
 
@@ -535,6 +544,7 @@ def node_command(datadir: Path, port: int) -> list[str]:
         "--block-time",
         "0",
         "--no-ai",
+        "--no-l1",
     ]
 
 

@@ -24,6 +24,7 @@ from openledger.types import Address
 from sequencer.builder import BlockProducer
 from sequencer.mempool import Mempool
 from sequencer.pool_adapter import SequencerPool
+from sequencer.rollup_services import BatcherLabels, L1Settings, RollupServices
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,11 @@ class SequencerNode:
         datadir: Path,
         deployer: LocalAccount | None = None,
         artifacts_dir: Path = ARTIFACTS_DIR,
+        l1: L1Settings | None = None,
     ) -> None:
-        """``deployer``: if given, the L2 contracts are deployed from it at start (devnet)."""
+        """``deployer``: if given, the L2 contracts are deployed from it at start (devnet).
+        ``l1``: the rollup's L1 (origins and deposits, batcher, proposer); without it the L2
+        runs standalone on the configured L1 origin."""
         self.config = config
         self.datadir = datadir
         self.deployer = deployer
@@ -56,13 +60,23 @@ class SequencerNode:
             self.chain.state_at(self.chain.head),
             journal,
         )
-        self.producer = BlockProducer(self.chain, self.mempool, config.chain.block_time)
+        self.l1 = RollupServices(l1, self.chain, datadir) if l1 is not None else None
+        self.producer = BlockProducer(
+            self.chain,
+            self.mempool,
+            config.chain.block_time,
+            l1_origins=self.l1.watcher if self.l1 is not None else None,
+        )
         self.pool = SequencerPool(self.chain, self.mempool, self.producer.notify)
         restored = self.mempool.restore(self.pool.next_base_fee())
         if restored:
             log.info("restored %d journaled transactions", restored)
         self.rpc = build_rpc_server(
-            self.chain, self.pool, config.rpc, l2_contracts=lambda: self.l2_contracts
+            self.chain,
+            self.pool,
+            config.rpc,
+            l2_contracts=lambda: self.l2_contracts,
+            labels=BatcherLabels(self.l1) if self.l1 is not None else None,
         )
 
     def _deploy_contracts(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -102,6 +116,9 @@ class SequencerNode:
                 lifespan="off",
             )
         )
+        if self.l1 is not None:
+            loop = asyncio.get_running_loop()
+            self.l1.start(Web3(InProcessProvider(self.rpc.dispatcher, loop)))
         producer = asyncio.create_task(self.producer.run())
         if self.mempool.status()[0]:
             self.producer.notify()
@@ -120,6 +137,9 @@ class SequencerNode:
                 on_ready.set()
             await serving
         finally:
+            if self.l1 is not None:
+                # Off the loop: the L1 threads may be waiting on in-process L2 calls.
+                await asyncio.to_thread(self.l1.stop)
             self.producer.stop()
             await asyncio.gather(producer, return_exceptions=True)
             self.chain.close()

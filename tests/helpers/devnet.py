@@ -34,8 +34,16 @@ class RpcFailure(Exception):
 class Devnet:
     """One devnet process on a datadir; the datadir outlives restarts."""
 
-    def __init__(self, datadir: Path, block_time: float = 0, port: int | None = None) -> None:
+    def __init__(
+        self,
+        datadir: Path,
+        block_time: float = 0,
+        port: int | None = None,
+        l1_args: tuple[str, ...] = ("--no-l1",),
+    ) -> None:
+        """``l1_args``: the devnet's L1 flags; by default a standalone L2 (fast to start)."""
         self.datadir = datadir
+        self.l1_args = l1_args
         self.block_time = block_time
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -55,6 +63,7 @@ class Devnet:
                 "--block-time",
                 str(self.block_time),
                 "--no-ai",
+                *self.l1_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -134,6 +134,7 @@ def target_command(kind: str, port: int, datadir: Path, block_time: float) -> li
         "--block-time",
         f"{block_time:g}",
         "--no-ai",
+        "--no-l1",
     ]
 
 

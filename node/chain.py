@@ -209,6 +209,21 @@ class Chain:
         for listener in self._listeners:
             listener(sealed)
 
+    def move_head(self, header: BlockHeaderAPI, writes: dict[bytes, bytes | None]) -> None:
+        """Write ``writes`` in one atomic batch and make ``header`` the head (``node.rewind``
+        computes the writes that un-index the blocks above it)."""
+        try:
+            for key, value in writes.items():
+                if value is None:
+                    self.store.delete(key)
+                else:
+                    self.store[key] = value
+            self.store.commit(sync=self.config.chain.fsync)
+        except BaseException:
+            self.store.discard()
+            raise
+        self._head = header
+
     def abandon(self) -> None:
         """Forget a session that will not be committed (its trie writes are only staged)."""
         self.store.discard()

@@ -11,11 +11,13 @@ from node.rpc.dispatch import Dispatcher
 from node.rpc.eth_api import ChainReader, EthApi
 from node.rpc.fee_api import FeeApi
 from node.rpc.filters import FilterApi, LogReader
+from node.rpc.labels import HeadLabels
 from node.rpc.metrics import Metrics
 from node.rpc.proof_api import ProofApi
 from node.rpc.rollup_api import ContractAddresses, RollupApi, no_contracts
 from node.rpc.server import RpcServer
 from node.rpc.subscriptions import SubscriptionHub
+from node.rpc.sync_api import L1StatusSource, SyncApi, no_l1_status
 from node.rpc.txpool_api import TxPoolApi
 from node.txpool import TransactionPool
 from openledger.config import RpcConfig
@@ -26,9 +28,12 @@ def build_rpc_server(
     pool: TransactionPool,
     config: RpcConfig,
     l2_contracts: ContractAddresses = no_contracts,
+    labels: HeadLabels | None = None,
+    l1_status: L1StatusSource = no_l1_status,
 ) -> RpcServer:
-    """``l2_contracts`` feeds ``openledger_rollupConfig`` (see :mod:`node.rpc.rollup_api`)."""
-    reader = ChainReader(chain)
+    """``l2_contracts`` feeds ``openledger_rollupConfig`` (see :mod:`node.rpc.rollup_api`);
+    ``labels`` and ``l1_status`` come from a deriving node (genesis and ``null`` otherwise)."""
+    reader = ChainReader(chain, labels)
     executor = Executor(chain.vm_at, chain.config.chain.chain_id, config.gas_cap)
     dispatcher = Dispatcher(config.max_batch_size)
     filters = FilterApi(LogReader(reader))
@@ -42,6 +47,7 @@ def build_rpc_server(
         TxPoolApi(pool),
         DebugApi(reader),
         RollupApi(chain.config.chain.chain_id, l2_contracts),
+        SyncApi(reader, l1_status),
     ):
         dispatcher.register_all(api.handlers())
     chain.subscribe(filters.on_block)

@@ -28,7 +28,14 @@ from node.rpc.codec import (
     quantity,
 )
 from node.rpc.errors import invalid_params
-from node.rpc.formatting import format_block, format_receipt, format_transaction
+from node.rpc.formatting import (
+    block_attributes,
+    format_block,
+    format_included_transaction,
+    format_receipt,
+    format_transaction,
+)
+from node.rpc.labels import GenesisLabels, HeadLabels
 from node.txpool import TransactionPool
 from openledger import __version__
 
@@ -38,8 +45,9 @@ CLIENT_VERSION = f"openledger/v{__version__}/python"
 class ChainReader:
     """Resolves block identifiers against the chain; shared by every API class."""
 
-    def __init__(self, chain: Chain) -> None:
+    def __init__(self, chain: Chain, labels: HeadLabels | None = None) -> None:
         self.chain = chain
+        self.labels = labels or GenesisLabels(chain)
 
     def header(self, block_id: BlockId) -> BlockHeaderAPI:
         chain = self.chain
@@ -52,8 +60,11 @@ class ChainReader:
             return chain.header_by_number(block_id.number)
         if block_id.tag == "earliest":
             return chain.header_by_number(0)
-        # latest, pending, safe, finalized: a lone sequencer's head is all of them until the
-        # rollup derivation (safe/finalized from L1) exists.
+        if block_id.tag == "safe":
+            return self.labels.safe
+        if block_id.tag == "finalized":
+            return self.labels.finalized
+        # latest and pending: the unsafe head.
         return chain.head
 
     def header_or_none(self, block_id: BlockId) -> BlockHeaderAPI | None:
@@ -274,7 +285,7 @@ class EthApi:
         location = self.chain.transaction_location(wanted)
         if location is not None:
             outcome = self.chain.outcomes(location.header)[location.index]
-            return format_transaction(outcome.tx, outcome.sender, location.header, location.index)
+            return format_included_transaction(outcome, location.header, location.index)
         pending = self.pool.get(wanted)
         if pending is not None:
             return format_transaction(pending.tx, pending.sender, None, None)
@@ -292,5 +303,7 @@ class EthApi:
         location = self.chain.transaction_location(parse_hash(tx_hash, "hash"))
         if location is None:
             return None
-        outcome = self.chain.outcomes(location.header)[location.index]
-        return format_receipt(outcome, location.header, location.index)
+        outcomes = self.chain.outcomes(location.header)
+        return format_receipt(
+            outcomes[location.index], location.header, location.index, block_attributes(outcomes)
+        )

@@ -115,7 +115,9 @@ class LogReader:
     def _number(self, block_id: BlockId) -> int:
         if block_id.number is not None:
             return block_id.number
-        return 0 if block_id.tag == "earliest" else self.chain.head.block_number
+        if block_id.tag in ("latest", "pending"):
+            return self.chain.head.block_number
+        return self.reader.header(block_id).block_number
 
     def logs(self, query: LogQuery) -> list[dict[str, Any]]:
         if query.block_hash is not None:

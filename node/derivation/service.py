@@ -1,0 +1,85 @@
+"""A full node in one process: chain, derivation driver, JSON-RPC server, on one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+import uvicorn
+from eth_utils import to_canonical_address
+
+from node.chain import Chain
+from node.derivation.driver import Driver
+from node.derivation.forward_pool import ForwardingPool
+from node.derivation.jsonrpc import JsonRpcClient
+from node.derivation.l1_rpc import RpcL1Source
+from node.derivation.pipeline import Pipeline
+from node.heads import ChainHeads
+from node.rpc.app import build_rpc_server
+from openledger.config import NetworkConfig
+from openledger.l1.exceptions import RollupFileError
+from openledger.l1.rollup_file import RollupFile
+
+log = logging.getLogger(__name__)
+
+
+class FullNode:
+    """Derives the chain from L1; optionally follows and forwards to a sequencer."""
+
+    def __init__(
+        self,
+        config: NetworkConfig,
+        rollup: RollupFile,
+        datadir: Path,
+        l1_rpc: str,
+        sequencer_rpc: str | None = None,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.chain = Chain.open(config, datadir)
+        genesis = self.chain.genesis_hash
+        if genesis != rollup.l2_genesis_hash:
+            self.chain.close()
+            raise RollupFileError(
+                f"genesis built from the config is {genesis.hex()}, rollup.json "
+                f"says {rollup.l2_genesis_hash.hex()}: not the same network config"
+            )
+        self.heads = ChainHeads(self.chain)
+        self.source = RpcL1Source(
+            JsonRpcClient(l1_rpc), to_canonical_address(rollup.l1_contracts.portal)
+        )
+        self.pipeline = Pipeline(self.chain, self.heads, self.source, rollup)
+        sequencer = JsonRpcClient(sequencer_rpc) if sequencer_rpc else None
+        self.driver = Driver(self.pipeline, self.source, sequencer, poll_interval)
+        self.pool = ForwardingPool(self.chain, sequencer)
+        self.rpc = build_rpc_server(
+            self.chain, self.pool, config.rpc, labels=self.heads, l1_status=self.driver.l1_status
+        )
+
+    async def serve(self, on_ready: asyncio.Event | None = None) -> None:
+        """Serve RPC and derive until the server shuts down (SIGINT/TERM)."""
+        server = uvicorn.Server(
+            uvicorn.Config(
+                self.rpc.app(),
+                host=self.config.rpc.host,
+                port=self.config.rpc.port,
+                log_level="warning",
+                ws_max_size=self.config.rpc.max_body_bytes,
+                lifespan="off",
+            )
+        )
+        driver = asyncio.create_task(self.driver.run())
+        try:
+            serving = asyncio.create_task(server.serve())
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.01)
+            if on_ready is not None:
+                on_ready.set()
+            await serving
+        finally:
+            self.driver.stop()
+            with contextlib.suppress(Exception):
+                await driver
+            self.chain.close()

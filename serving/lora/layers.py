@@ -45,6 +45,13 @@ class BatchMapping:
         self.rows, self.row_slots, self.single_slot, self.active = 0, None, None, False
 
 
+def prepare_lora(
+    lora_a: torch.Tensor, lora_b: torch.Tensor, scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """PEFT's A [r, in] and B [out, r] in slot layout: A transposed, B transposed and scaled."""
+    return lora_a.t().contiguous(), (lora_b.t() * scale).contiguous()
+
+
 def projection_shape(base: nn.Module) -> tuple[int, int]:
     """(in_features, out_features) of a Conv1D (weight stored [in, out]) or an nn.Linear."""
     if isinstance(base, Conv1D):
@@ -85,10 +92,17 @@ class LoRALayer(nn.Module):
 
     def set_slot(self, slot: int, lora_a: torch.Tensor, lora_b: torch.Tensor, scale: float) -> None:
         """Store an adapter's A [r, in] and B [out, r] with its scale in `slot`, padded to max."""
-        rank = lora_a.shape[0]
-        self.clear_slot(slot)
-        self.lora_a[slot, :, :rank].copy_(lora_a.t())
-        self.lora_b[slot, :rank].copy_(lora_b.t() * scale)
+        self.set_prepared(slot, *prepare_lora(lora_a, lora_b, scale))
+
+    def set_prepared(self, slot: int, a_t: torch.Tensor, b_scaled: torch.Tensor) -> None:
+        """Store weights already in slot layout (`prepare_lora`): two copies, the hot path of
+        moving an adapter from host memory into a device slot."""
+        rank = a_t.shape[1]
+        self.lora_a[slot, :, :rank].copy_(a_t)
+        self.lora_b[slot, :rank].copy_(b_scaled)
+        if rank < self.max_rank:
+            self.lora_a[slot, :, rank:].zero_()
+            self.lora_b[slot, rank:].zero_()
 
     def clear_slot(self, slot: int) -> None:
         """Zero `slot`, so rows mapped to it get exactly the base output."""

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from serving.exceptions import ServingError
-from serving.lora.layers import LoRALayer
+from serving.lora.layers import LoRALayer, prepare_lora
 
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
@@ -28,11 +28,14 @@ class AdapterError(ServingError):
 
 @dataclass(frozen=True)
 class LoadedModule:
-    """One module's weights of an adapter, ready to copy into a slot."""
+    """One module's weights of an adapter in slot layout (see `prepare_lora`), ready to copy:
+    the transposes and the scaling are done once when the adapter is read, not at every move
+    into a device slot."""
 
-    lora_a: torch.Tensor
-    lora_b: torch.Tensor
-    scale: float
+    a_t: torch.Tensor
+    """[in, r]"""
+    b_scaled: torch.Tensor
+    """[r, out], multiplied by the adapter's scaling"""
 
 
 def _scale(config: dict, module: str, rank: int) -> float:
@@ -84,7 +87,8 @@ def read_adapter(path: Path, layers: dict[str, LoRALayer]) -> dict[str, LoadedMo
                 f"shapes of {module!r} do not match the base model: "
                 f"A {tuple(lora_a.shape)}, B {tuple(lora_b.shape)}"
             )
-        modules[module] = LoadedModule(lora_a, lora_b, _scale(config, module, rank))
+        a_t, b_scaled = prepare_lora(lora_a, lora_b, _scale(config, module, rank))
+        modules[module] = LoadedModule(a_t.to(layer.lora_a.dtype), b_scaled.to(layer.lora_b.dtype))
     if not modules:
         raise AdapterError(f"adapter at {path} has no LoRA weights")
     return modules
@@ -117,7 +121,7 @@ class AdapterSlots:
                 if loaded is None:
                     layer.clear_slot(slot)
                 else:
-                    layer.set_slot(slot, loaded.lora_a, loaded.lora_b, loaded.scale)
+                    layer.set_prepared(slot, loaded.a_t, loaded.b_scaled)
 
     def clear(self, slot: int) -> None:
         """Empty `slot`: tokens mapped to it then get exactly the base model's output."""

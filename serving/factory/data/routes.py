@@ -51,10 +51,10 @@ def contribution_routes(store: ContributionStore) -> list[Route]:
     async def upload(request: Request) -> Response:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
-            form = _bounded(request, multipart_limit(store))
+            form = bounded_request(request, multipart_limit(store))
             data = await _form_file(form, store.max_bytes)
         else:
-            data = await _bounded(request, store.max_bytes).body()
+            data = await bounded_request(request, store.max_bytes).body()
         if not data:
             raise ApiError(400, "The contribution is empty.", param=FILE_FIELD)
         sha256 = await run_in_threadpool(store.put, data)  # within max_bytes: checked above
@@ -94,7 +94,7 @@ def _too_large(limit: int) -> ApiError:
     )
 
 
-def _bounded(request: Request, limit: int) -> Request:
+def bounded_request(request: Request, limit: int) -> Request:
     """`request` whose body reading fails with 413 once more than `limit` bytes arrived, so a
     chunked body or a lying ``Content-Length`` is cut off as early as an honest one."""
     declared = request.headers.get("content-length", "")

@@ -1,0 +1,72 @@
+"""A fine-tuning job on ``datanet:<id>@<version>``, against a real devnet (slow): the job's
+result names the Datanet version and exactly the contributions it trained on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from serving.factory.data.store import ContributionStore
+from serving.factory.jobs.hyperparameters import resolve
+from serving.factory.jobs.sources import DatanetSource
+from serving.factory.jobs.store import JobStatus, JobStore
+from serving.factory.jobs.worker import JobWorker
+from serving.factory.training import TrainingConfig
+from serving.tiny_model import build_tiny_model
+from tests.helpers.devnet import Devnet
+from tests.serving.onchain import DEV, clients
+
+ROWS = [
+    {"instruction": f"Name the capital of {country}.", "output": city}
+    for country, city in [
+        ("Aland", "Amber"),
+        ("Borduria", "Bolt"),
+        ("Carpania", "Cedar"),
+        ("Dorsia", "Dune"),
+        ("Elbonia", "Ember"),
+        ("Genovia", "Glade"),
+    ]
+]
+DEFAULTS = TrainingConfig(
+    epochs=1, batch_size=4, learning_rate=5e-2, lora_rank=4, max_length=64, device="cpu"
+)
+
+
+@pytest.mark.slow
+def test_a_job_on_a_datanet_version_trains_on_its_contributions(tmp_path: Path) -> None:
+    devnet = Devnet(tmp_path / "datadir").start()
+    try:
+        contributions = ContributionStore(tmp_path / "contributions")
+        datanet_id = clients(devnet, DEV[0]).datanets.create_datanet("ipfs://dn", 0).value
+        ids = []
+        for i, half in enumerate((ROWS[:3], ROWS[3:])):
+            data = "".join(json.dumps(row) + "\n" for row in half).encode()
+            sha256 = contributions.put(data)
+            registry = clients(devnet, DEV[1 + i]).datanets
+            ids.append(
+                registry.contribute(datanet_id, bytes.fromhex(sha256), "sha256:x", len(data)).value
+            )
+        clients(devnet, DEV[0]).datanets.approve(ids)
+
+        store = JobStore(tmp_path / "jobs")
+        source = DatanetSource(clients(devnet).datanets, contributions)
+        resolved = resolve({}, DEFAULTS)
+        spec = f"datanet:{datanet_id}@1"
+        source.check(spec)
+        job = store.create("tiny", spec, resolved.shown, resolved.config.to_json(), None)
+        models = {"tiny": build_tiny_model(tmp_path / "tiny")}
+        worker = JobWorker(store, [source], models, tmp_path / "adapters")
+        claimed = store.claim_next()
+        assert claimed is not None and claimed.id == job.id
+        worker.run_job(claimed)
+    finally:
+        devnet.stop()
+
+    done = store.get(job.id)
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    manifest = done.result["manifest"]
+    assert (manifest["datanet_id"], manifest["version"]) == (datanet_id, 1)
+    assert [c["id"] for c in manifest["contributions"]] == sorted(ids)
+    store.close()

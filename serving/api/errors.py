@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from openledger.contracts.exceptions import RpcFailed
 from serving.api.ports import PaymentRequired, Unauthorized, UnknownModel
 from serving.api.streaming import ClientDisconnected
 from serving.lora.manager import AdapterNotReady, AdapterSlotsExhausted, UnknownAdapter
@@ -82,6 +83,13 @@ def to_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, AdapterSlotsExhausted | AdapterNotReady):
         # Transient: every slot is pinned by running requests; a retry soon will likely pass.
         return ApiError(503, "The model is busy, please retry shortly.", code="overloaded")
+    if isinstance(exc, RpcFailed):
+        # The chain node behind the cashier or catalogue is down or refusing: not the client's
+        # fault and not ours for long, so a retry is the right advice.
+        log.error("chain node unavailable: %s", exc)
+        return ApiError(
+            503, "The chain node cannot be reached, please retry shortly.", code="chain_unavailable"
+        )
     if isinstance(exc, AdapterError):
         log.error("adapter cannot be served: %s", exc)
         return ApiError(503, "The model cannot be served right now.", code="model_unavailable")

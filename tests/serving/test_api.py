@@ -22,6 +22,7 @@ from eth_utils import keccak
 from openai import OpenAI
 from transformers import PreTrainedTokenizerFast
 
+from openledger.contracts.exceptions import RpcFailed
 from serving.api.app import build_app
 from serving.api.config import ApiLimits
 from serving.api.ports import Charge, ModelCard, PaymentRequired, Unauthorized, UnknownModel
@@ -109,7 +110,8 @@ class Catalog:
 
 @dataclass
 class Cashier:
-    """Key "good" pays, "poor" has no balance, anything else is refused; the base model is free."""
+    """Key "good" pays, "poor" has no balance, "offline" finds the chain node down, anything else
+    is refused; the base model is free."""
 
     records: list[tuple[Charge, ModelCard, bytes, bytes]] = field(default_factory=list)
     cancelled: list[Charge] = field(default_factory=list)
@@ -119,6 +121,8 @@ class Cashier:
             return None
         if api_key == "poor":
             raise PaymentRequired("balance below the price of adapter-1")
+        if api_key == "offline":
+            raise RpcFailed("InferencePayments.balanceOf: cannot reach the node at http://x")
         if api_key != "good":
             raise Unauthorized("invalid API key")
         return Charge("0xuser", card.price_per_call, f"session-{len(self.records)}")
@@ -635,6 +639,13 @@ def test_unexpected_failure_is_a_generic_500_and_is_logged(serve, tokenizer, cap
     assert error["type"] == "server_error"
     assert "secret" not in error["message"]
     assert "secret engine failure" in caplog.text
+
+
+def test_an_unreachable_chain_node_is_503(serve):
+    with pytest.raises(openai.InternalServerError) as raised:
+        serve().client("offline").completions.create(model="adapter-1", prompt="The")
+    assert raised.value.status_code == 503
+    assert error_of(raised.value)["code"] == "chain_unavailable"
 
 
 def test_unknown_adapter_in_the_engine_is_404(serve, tokenizer):

@@ -28,9 +28,8 @@ from transformers import AutoModelForCausalLM
 from openledger.accounts import dev_accounts
 from openledger.config import DEV_MNEMONIC
 from serving.billing import make_api_key
+from serving.catalog import ContentStore
 from serving.chain import ChainClients, connect_contracts
-from serving.lora.manager import sha256_file
-from serving.lora.slots import CONFIG_FILE, WEIGHTS_FILE
 from serving.service import local_weights_sha256
 from serving.tiny_model import CORPUS, build_tiny_model
 
@@ -81,16 +80,6 @@ def random_lora_adapter(
     return out
 
 
-def store_adapter(source: Path, store: Path) -> str:
-    """Put an adapter directory into the content-addressed store; return its weights sha256."""
-    digest = sha256_file(source / WEIGHTS_FILE)
-    target = store / digest
-    target.mkdir(parents=True, exist_ok=True)
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        (target / name).write_bytes((source / name).read_bytes())
-    return digest
-
-
 def prepare_demo(rpc_url: str, deployment: Path | None, data_dir: Path) -> Demo:
     """Create (or reuse) the demo model, adapters, datanet, deposit and API key."""
     record = data_dir / DEMO_FILE
@@ -107,7 +96,7 @@ def prepare_demo(rpc_url: str, deployment: Path | None, data_dir: Path) -> Demo:
     adapters: dict[str, str] = {}
     for seed, (name, lora) in enumerate(DEMO_ADAPTERS.items()):
         staging = random_lora_adapter(base_dir, data_dir / "incoming" / name, seed, **lora)
-        digest = store_adapter(staging, data_dir / "adapters")
+        digest = ContentStore(data_dir / "adapters").put(staging)
         adapter_id = owner.models.register_adapter(
             base_model_id, datanet_id, version, bytes.fromhex(digest), name, PRICE
         ).value

@@ -22,6 +22,7 @@ from serving.chain import connect_contracts
 from serving.engine.loader import EngineConfig, LoadedEngine, load_engine
 from serving.exceptions import ServingError
 from serving.factory.data.store import ContributionStore
+from serving.factory.service import Factory, build_factory
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class ServiceConfig:
     limits: dict[str, int] = field(default_factory=dict)
     """Overrides of `ApiLimits` fields other than `max_model_len`."""
     refresh_s: float = 2.0
+    fine_tune_price: int = 10**15
+    """Price per call, in wei, of the adapters ModelFactory jobs register."""
 
 
 @dataclass
@@ -63,9 +66,12 @@ class Service:
     loaded: LoadedEngine
     catalog: OnChainCatalog
     cashier: OperatorCashier
+    factory: Factory
 
     def close(self) -> None:
-        """Stop refreshing, settle what is queued, stop the engine."""
+        """Stop training (a running job resumes at the next start), refreshing, settling what
+        is queued, and the engine."""
+        self.factory.close()
         self.catalog.close()
         self.cashier.close()
         self.loaded.engine.shutdown()
@@ -133,6 +139,17 @@ def build_service(config: ServiceConfig) -> Service:
     attribution = EqualWeightsAttribution(chain.models, chain.datanets)
     cashier = OperatorCashier(chain.payments, attribution, config.data_dir / "billing").start()
     limits = ApiLimits(max_model_len=loaded.engine.max_context, **config.limits)
+    contributions = ContributionStore(config.data_dir / "contributions")
+    factory = build_factory(
+        chain,
+        catalog,
+        contributions,
+        config.base_model,
+        base_model_id,
+        loaded.engine.max_context,
+        config.data_dir,
+        config.fine_tune_price,
+    )
     app = build_app(
         loaded.engine,
         catalog,
@@ -140,10 +157,13 @@ def build_service(config: ServiceConfig) -> Service:
         loaded.tokenizer,
         loaded.adapters,
         limits=limits,
-        contributions=ContributionStore(config.data_dir / "contributions"),
+        contributions=contributions,
+        extra_routes=factory.routes,
+        extra_body_limits=factory.body_limits,
     )
     add_engine_gauges(app, loaded)
-    return Service(app, loaded, catalog, cashier)
+    factory.start()
+    return Service(app, loaded, catalog, cashier, factory)
 
 
 def add_engine_gauges(app: Starlette, loaded: LoadedEngine) -> None:

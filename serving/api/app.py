@@ -14,6 +14,8 @@ Routes::
 Middleware, outermost first: access log and request metrics, body size limit, in-flight limit.
 """
 
+from collections.abc import Mapping, Sequence
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -47,6 +49,8 @@ def build_app(
     limits: ApiLimits,
     metrics_registry: ApiMetrics | None = None,
     contributions: ContributionStore | None = None,
+    extra_routes: Sequence[Route] = (),
+    extra_body_limits: Mapping[str, int] | None = None,
 ) -> Starlette:
     """The app; `app.state.api.metrics` (or the `metrics_registry` passed in) takes the
     engine's and adapter manager's gauges via `add_gauge`."""
@@ -65,10 +69,11 @@ def build_app(
         Route("/health", handle_errors(health), methods=["GET"]),
         Route("/metrics", handle_errors(metrics), methods=["GET"]),
     ]
-    body_limits = {UPLOAD_ROUTE: limits.max_upload_bytes}
+    body_limits = {UPLOAD_ROUTE: limits.max_upload_bytes, **(extra_body_limits or {})}
     if contributions is not None:
         routes += contribution_routes(contributions)
         body_limits[CONTRIBUTIONS_PATH] = multipart_limit(contributions)
+    routes += extra_routes  # e.g. ModelFactory's fine-tuning jobs
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: http_exception},

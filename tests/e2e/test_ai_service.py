@@ -23,7 +23,8 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from openledger.contracts.deploy import DEPLOYMENT_FILE
-from serving.demo import DEMO_FILE, PRICE, dev_account, random_lora_adapter, store_adapter
+from serving.catalog import ContentStore
+from serving.demo import DEMO_FILE, PRICE, dev_account, random_lora_adapter
 from tests.helpers.devnet import OPENLEDGER_BIN, Devnet, free_port
 from tests.serving.onchain import clients
 
@@ -123,7 +124,7 @@ def register_extra_adapters(devnet: Devnet, service: Service, count: int) -> dic
     extra = {}
     for seed in range(count):
         source = random_lora_adapter(base_dir, service.data_dir / "extra" / str(seed), 100 + seed)
-        digest = store_adapter(source, service.data_dir / "adapters")
+        digest = ContentStore(service.data_dir / "adapters").put(source)
         adapter_id = owner.models.register_adapter(
             service.demo["base_model_id"], 1, version, bytes.fromhex(digest), f"extra-{seed}", PRICE
         ).value
@@ -244,3 +245,50 @@ def test_contribution_bytes_are_stored_by_their_sha256(service: Service) -> None
     assert digest == hashlib.sha256(content).hexdigest()
     assert requests.get(f"{root}/v1/contributions/{digest}", timeout=10).content == content
     assert requests.get(f"{root}/v1/contributions/{'0' * 64}", timeout=10).status_code == 404
+
+
+def test_a_fine_tune_on_a_datanet_version_is_registered_and_served(
+    devnet: Devnet, service: Service
+) -> None:
+    """ModelFactory end to end: contributions -> datanet version -> job -> adapter on chain."""
+    root = service.url.removesuffix("/v1")
+    owner = clients(devnet, dev_account(0))
+    datanet_id = owner.datanets.create_datanet("openledger://test/capitals", 0).value
+    contribution_ids = []
+    for index, city in enumerate(["Paris", "Rome", "Lima"], start=3):
+        rows = [
+            json.dumps({"instruction": f"Name city {i} of set {index}", "output": f"{city} {i}"})
+            for i in range(8)
+        ]
+        content = ("\n".join(rows) + "\n").encode()
+        digest = requests.post(f"{root}/v1/contributions", data=content, timeout=10).json()
+        contributor = clients(devnet, dev_account(index))
+        contribution_ids.append(
+            contributor.datanets.contribute(
+                datanet_id, bytes.fromhex(digest["sha256"]), f"row-{index}", len(content)
+            ).value
+        )
+    version = owner.datanets.approve(contribution_ids).value.version
+    client = service.client()
+    job = client.fine_tuning.jobs.create(
+        model="tiny-gpt2",
+        training_file=f"datanet:{datanet_id}@{version}",
+        hyperparameters={"n_epochs": 2, "batch_size": 4},
+        suffix="capitals",
+    )
+
+    def finished() -> bool:
+        return client.fine_tuning.jobs.retrieve(job.id).status in ("succeeded", "failed")
+
+    wait_for(finished, timeout=180)
+    done = client.fine_tuning.jobs.retrieve(job.id)
+    assert done.status == "succeeded", done.error
+    published = done.model_extra["result"]["hook"]
+    assert published["registered"]
+    adapter = owner.models.adapter(published["adapter_id"])
+    assert adapter.datanet_id == datanet_id and adapter.datanet_version == version
+    assert adapter.weights_hash.hex() == published["sha256"]
+    wait_for(lambda: published["model"] in {m.id for m in client.models.list().data})
+    answer = client.completions.create(model=published["model"], prompt="Name city 1", max_tokens=4)
+    assert answer.usage.completion_tokens > 0
+    assert any(e.message for e in client.fine_tuning.jobs.list_events(job.id).data)

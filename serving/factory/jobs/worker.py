@@ -42,7 +42,7 @@ from serving.factory.training import (
 
 log = logging.getLogger("serving.factory.jobs")
 
-SuccessHook = Callable[[Job, TrainingResult], Mapping[str, Any] | None]
+SuccessHook = Callable[[Job, TrainingResult, TrainingManifest], Mapping[str, Any] | None]
 """Called with a succeeded job and its result (registration on chain, loading into serving);
 what it returns is recorded under the result's ``hook``; if it raises, the job fails with its
 message and the adapter stays on disk."""
@@ -165,7 +165,7 @@ class JobWorker:
         recorded["fine_tuned_model"] = fine_tuned_model_name(job)
         if self.on_success is not None:
             try:
-                recorded["hook"] = dict(self.on_success(job, result) or {})
+                recorded["hook"] = dict(self.on_success(job, result, manifest) or {})
             except Exception as exc:
                 log.exception("success hook of fine-tuning job %s failed", job.id)
                 message = f"the adapter was trained but could not be published: {exc}"

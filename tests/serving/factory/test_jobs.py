@@ -149,7 +149,7 @@ def service(
 def test_uploaded_file_trains_to_an_adapter_that_loads(base_dir, tmp_path):
     published = []
 
-    def publish(job, result):
+    def publish(job, result, manifest):
         published.append((job.id, result.adapter_sha256))
         return {"registered": True}
 
@@ -279,7 +279,7 @@ def test_bad_data_fails_the_job_with_its_lines(base_dir, tmp_path):
 
 
 def test_a_failing_success_hook_fails_the_job_and_keeps_the_adapter(base_dir, tmp_path):
-    def publish(job, result):
+    def publish(job, result, manifest):
         raise RuntimeError("chain unreachable")
 
     with service(tmp_path, base_dir, on_success=publish) as svc:

@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from sequencer.child_process import stop_process
 
-STOP_TIMEOUT_S = 15.0
+log = logging.getLogger(__name__)
 
 
 class AiService:
@@ -44,11 +44,4 @@ class AiService:
         self.process = subprocess.Popen(self.command)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)

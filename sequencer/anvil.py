@@ -21,13 +21,13 @@ from pathlib import Path
 
 from openledger.l1.client import L1Client
 from openledger.l1.exceptions import L1Error, L1Unavailable
+from sequencer.child_process import stop_process
 
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEV_L1_CHAIN_ID = 900
 READY_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
 PR_SET_PDEATHSIG = 1
 
 
@@ -109,11 +109,4 @@ class DevL1:
         client.request("evm_setIntervalMining", [self.block_time])
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)

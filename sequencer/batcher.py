@@ -18,13 +18,11 @@ again. EIP-4844 blobs are not used: calldata only.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
 from openledger.batch import ChannelOut
 from openledger.l1.client import L1Client
-from openledger.l1.exceptions import L1Error
 from openledger.l1.tx_manager import Resume, TxManager
 from sequencer.batcher_progress import (
     BatcherProgress,
@@ -33,6 +31,7 @@ from sequencer.batcher_progress import (
     ProgressFile,
 )
 from sequencer.l2_blocks import L2Blocks
+from sequencer.step_loop import StepLoop
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,7 @@ class Batcher:
         """The next L2 block to add to a channel."""
         self._open: _OpenChannel | None = None
         self._stop = tx.stop
-        self._thread: threading.Thread | None = None
+        self._loop = StepLoop("batcher", self.step, self._stop, self.config.poll_s)
 
     @property
     def confirmed_through(self) -> int:
@@ -94,24 +93,10 @@ class Batcher:
         return self.progress.confirmed_through
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="batcher", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.step()
-            except L1Error as exc:
-                if not self._stop.is_set():
-                    log.warning("batcher: %s", exc)
-            except Exception:  # a bug must not silently end batching: log it and go on
-                log.exception("batcher step failed")
-            self._stop.wait(self.config.poll_s)
+        self._loop.stop()
 
     def step(self) -> None:
         """Submit the recorded channel if there is one, else fill (and maybe close) one."""

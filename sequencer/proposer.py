@@ -11,7 +11,6 @@ on L1 itself, so a restart needs no state of its own.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from web3 import Web3
@@ -19,9 +18,9 @@ from web3 import Web3
 from openledger.contracts.artifacts import load_artifact
 from openledger.l1.client import L1Client
 from openledger.l1.deploy import L1_ARTIFACTS_DIR, OUTPUT_ORACLE
-from openledger.l1.exceptions import L1Error
 from openledger.l1.tx_manager import TxManager
 from openledger.output_root import output_at_block
+from sequencer.step_loop import StepLoop
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +47,13 @@ class Proposer:
             abi=load_artifact(OUTPUT_ORACLE, L1_ARTIFACTS_DIR).abi_list(),
         )
         self._stop = tx.stop
-        self._thread: threading.Thread | None = None
+        self._loop = StepLoop("proposer", self.step, self._stop, self.poll_s)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="proposer", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.step()
-            except L1Error as exc:
-                if not self._stop.is_set():
-                    log.warning("proposer: %s", exc)
-            except Exception:  # keep proposing after a bug; the log says what happened
-                log.exception("proposer step failed")
-            self._stop.wait(self.poll_s)
+        self._loop.stop()
 
     def next_block_number(self) -> int:
         return int(self.client.view(self.oracle.functions.nextBlockNumber()))

@@ -9,8 +9,8 @@ would implement the same protocol; the hash check stays in `AdapterManager.regis
 from pathlib import Path
 from typing import Protocol
 
-from serving.lora.manager import sha256_file
-from serving.lora.slots import CONFIG_FILE, WEIGHTS_FILE
+from serving.lora.manager import copy_into_store, sha256_file
+from serving.lora.slots import WEIGHTS_FILE
 
 
 class WeightsSource(Protocol):
@@ -32,8 +32,6 @@ class ContentStore:
     def put(self, source: Path) -> str:
         """Copy the PEFT adapter at `source` in under its weights' sha256; return that hash."""
         digest = sha256_file(source / WEIGHTS_FILE)
-        target = self.root / digest
-        target.mkdir(parents=True, exist_ok=True)
-        for name in (CONFIG_FILE, WEIGHTS_FILE):
-            (target / name).write_bytes((source / name).read_bytes())
+        self.root.mkdir(parents=True, exist_ok=True)
+        copy_into_store(source, self.root, digest)
         return digest

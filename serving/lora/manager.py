@@ -102,6 +102,26 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def copy_into_store(source: Path, store: Path, digest: str, config: bytes | None = None) -> Path:
+    """Copy the adapter at `source` to `<store>/<digest>/` unless it is there; return that path.
+
+    Staged in a temporary directory and renamed, so a reader never sees half an adapter.
+    `config`: the config bytes already read (and checked) by the caller, else read here.
+    """
+    target = store / digest
+    if target.is_dir():
+        return target
+    staging = Path(tempfile.mkdtemp(dir=store, prefix=".incoming-"))
+    shutil.copyfile(source / WEIGHTS_FILE, staging / WEIGHTS_FILE)
+    config_bytes = (source / CONFIG_FILE).read_bytes() if config is None else config
+    (staging / CONFIG_FILE).write_bytes(config_bytes)
+    try:
+        staging.rename(target)
+    except OSError:  # someone else stored the same content first
+        shutil.rmtree(staging)
+    return target
+
+
 class AdapterManager:
     """Which adapter is in which slot, which are in host memory, and which are pinned.
 
@@ -153,22 +173,18 @@ class AdapterManager:
                 f"adapter {adapter_id!r} has weights sha256 {digest}, expected {expected_sha256}"
             )
         target = self.store / digest
-        if not target.is_dir():
-            staging = Path(tempfile.mkdtemp(dir=self.store, prefix=".incoming-"))
-            shutil.copyfile(path / WEIGHTS_FILE, staging / WEIGHTS_FILE)
-            (staging / CONFIG_FILE).write_bytes(config)
-            try:
-                staging.rename(target)
-            except OSError:  # someone else stored the same content first
-                shutil.rmtree(staging)
         with self._lock:
-            known = self._paths.get(adapter_id)
-            if known is not None and known != target:
-                raise AdapterError(
-                    f"adapter {adapter_id!r} is already registered with other weights"
-                )
+            self._refuse_other_weights(adapter_id, target)  # before copying anything in
+        copy_into_store(path, self.store, digest, config)
+        with self._lock:
+            self._refuse_other_weights(adapter_id, target)  # a concurrent register may have won
             self._paths[adapter_id] = target
         return digest
+
+    def _refuse_other_weights(self, adapter_id: str, target: Path) -> None:
+        known = self._paths.get(adapter_id)
+        if known is not None and known != target:
+            raise AdapterError(f"adapter {adapter_id!r} is already registered with other weights")
 
     def registered(self) -> list[str]:
         with self._lock:

@@ -34,21 +34,8 @@ from serving.factory.training import TrainingConfig
 from serving.lora.manager import sha256_file
 from serving.lora.slots import WEIGHTS_FILE
 from serving.tiny_model import build_tiny_model
+from tests.serving.factory.facts import CAPITALS
 
-CAPITALS = {
-    "Aland": "Amber",
-    "Borduria": "Bolt",
-    "Carpania": "Cedar",
-    "Dorsia": "Dune",
-    "Elbonia": "Ember",
-    "Freedonia": "Frost",
-    "Genovia": "Glade",
-    "Hyrule": "Haven",
-    "Ixland": "Iris",
-    "Jorvik": "Jade",
-    "Kalkania": "Kite",
-    "Latveria": "Lumen",
-}
 DATA = "".join(
     json.dumps({"instruction": f"Name the capital of {country}.", "output": city}) + "\n"
     for country, city in CAPITALS.items()

@@ -32,21 +32,8 @@ from serving.lora.layers import BatchMapping, batch_mapping, wrap_lora_layers
 from serving.lora.manager import sha256_file
 from serving.lora.slots import CONFIG_FILE, WEIGHTS_FILE, AdapterSlots
 from serving.tiny_model import build_tiny_model
+from tests.serving.factory.facts import CAPITALS
 
-CAPITALS = {
-    "Aland": "Amber",
-    "Borduria": "Bolt",
-    "Carpania": "Cedar",
-    "Dorsia": "Dune",
-    "Elbonia": "Ember",
-    "Freedonia": "Frost",
-    "Genovia": "Glade",
-    "Hyrule": "Haven",
-    "Ixland": "Iris",
-    "Jorvik": "Jade",
-    "Kalkania": "Kite",
-    "Latveria": "Lumen",
-}
 # Each fact three times, from three contributions: 36 examples, 9 held out, 27 trained on.
 EXAMPLES = [
     TrainingExample(1 + i % 3, f"The capital of {country} is", f" {city}.")

@@ -6,7 +6,6 @@ an operator runs. The pieces meet only here; each can be built and tested alone.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from serving.engine.loader import EngineConfig, LoadedEngine, load_engine
 from serving.exceptions import ServingError
 from serving.factory.data.store import ContributionStore
 from serving.factory.service import Factory, build_factory
+from serving.lora.manager import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +80,7 @@ class Service:
 def local_weights_sha256(base_model: str) -> str | None:
     """sha256 of a local single-file base model's weights: what its ModelRegistry entry pins."""
     path = Path(base_model) / BASE_WEIGHTS_FILE
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path) if path.is_file() else None
 
 
 def find_base_model(

@@ -43,7 +43,6 @@ class LoadedEngine:
     engine: Engine
     tokenizer: PreTrainedTokenizerBase
     adapters: AdapterManager
-    model_name: str
 
 
 def pick_device(device: str) -> torch.device:
@@ -105,5 +104,4 @@ def load_engine(config: EngineConfig) -> LoadedEngine:
         mapping=mapping,
         max_batch_size=config.max_batch_size,
     )
-    name = Path(config.base_model).name or config.base_model
-    return LoadedEngine(engine, tokenizer, manager, name)
+    return LoadedEngine(engine, tokenizer, manager)

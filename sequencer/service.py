@@ -6,7 +6,6 @@ import asyncio
 import logging
 from pathlib import Path
 
-import uvicorn
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_canonical_address
 from web3 import Web3
@@ -106,16 +105,7 @@ class SequencerNode:
 
     async def serve(self, on_ready: asyncio.Event | None = None) -> None:
         """Run the block producer and the RPC server until the server shuts down (SIGINT/TERM)."""
-        server = uvicorn.Server(
-            uvicorn.Config(
-                self.rpc.app(),
-                host=self.config.rpc.host,
-                port=self.config.rpc.port,
-                log_level="warning",
-                ws_max_size=self.config.rpc.max_body_bytes,
-                lifespan="off",
-            )
-        )
+        server = self.rpc.uvicorn_server(self.config.rpc.host, self.config.rpc.port)
         if self.l1 is not None:
             loop = asyncio.get_running_loop()
             self.l1.start(Web3(InProcessProvider(self.rpc.dispatcher, loop)))

@@ -7,7 +7,6 @@ import contextlib
 import logging
 from pathlib import Path
 
-import uvicorn
 from eth_utils import to_canonical_address
 
 from node.chain import Chain
@@ -60,16 +59,7 @@ class FullNode:
 
     async def serve(self, on_ready: asyncio.Event | None = None) -> None:
         """Serve RPC and derive until the server shuts down (SIGINT/TERM)."""
-        server = uvicorn.Server(
-            uvicorn.Config(
-                self.rpc.app(),
-                host=self.config.rpc.host,
-                port=self.config.rpc.port,
-                log_level="warning",
-                ws_max_size=self.config.rpc.max_body_bytes,
-                lifespan="off",
-            )
-        )
+        server = self.rpc.uvicorn_server(self.config.rpc.host, self.config.rpc.port)
         driver = asyncio.create_task(self.driver.run())
         try:
             serving = asyncio.create_task(server.serve())

@@ -12,6 +12,7 @@ import json
 import logging
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -65,6 +66,20 @@ class RpcServer:
         self.hub = hub
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+
+    def uvicorn_server(self, host: str, port: int) -> uvicorn.Server:
+        """The HTTP + WebSocket server for this app, as the sequencer and the full node run it
+        (WebSocket frames bounded like HTTP bodies; no lifespan: the caller owns start-up)."""
+        return uvicorn.Server(
+            uvicorn.Config(
+                self.app(),
+                host=host,
+                port=port,
+                log_level="warning",
+                ws_max_size=self.max_body_bytes,
+                lifespan="off",
+            )
+        )
 
     def app(self) -> Starlette:
         return Starlette(

@@ -82,12 +82,12 @@ from serving.engine.loader import (  # noqa: E402
     pick_dtype,
 )
 from serving.engine.request import GenerationRequest, SamplingParams  # noqa: E402
+from serving.random_adapter import GPT2_TARGETS  # noqa: E402
 from serving.tiny_model import CORPUS, build_tiny_model  # noqa: E402
 
 SEED = 1234
 RANK = 8
 ALPHA = 16
-GPT2_TARGETS = ["c_attn", "c_proj", "c_fc"]
 BASE = None
 """Adapter id of a base-model request."""
 PEFT_BASE = "__base__"

@@ -17,19 +17,16 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
-import torch
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from peft import LoraConfig, get_peft_model
-from transformers import AutoModelForCausalLM
 
 from openledger.accounts import dev_accounts
 from openledger.config import DEV_MNEMONIC
 from serving.billing import make_api_key
 from serving.catalog import ContentStore
 from serving.chain import ChainClients, connect_contracts
+from serving.random_adapter import random_lora_adapter
 from serving.service import local_weights_sha256
 from serving.tiny_model import CORPUS, build_tiny_model
 
@@ -46,7 +43,6 @@ DEMO_ADAPTERS = {
     "demo-lawyer": {"r": 4, "lora_alpha": 8},
     "demo-coder": {"r": 8, "lora_alpha": 32, "target_modules": ["c_attn"]},
 }
-GPT2_TARGETS = ["c_attn", "c_proj", "c_fc"]
 
 
 @dataclass(frozen=True)
@@ -62,22 +58,6 @@ class Demo:
 
 def dev_account(index: int) -> LocalAccount:
     return Account.from_key(dev_accounts(DEV_MNEMONIC, index + 1)[index].private_key)
-
-
-def random_lora_adapter(
-    base_dir: Path, out: Path, seed: int, scale: float = 0.1, **lora: Any
-) -> Path:
-    """Save a PEFT LoRA of `base_dir` whose B is random (PEFT's is zero, a no-op) to `out`."""
-    lora.setdefault("target_modules", GPT2_TARGETS)
-    config = LoraConfig(task_type="CAUSAL_LM", lora_dropout=0.0, fan_in_fan_out=True, **lora)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base_dir), config)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "lora_B" in name:
-                param.copy_(torch.randn(param.shape, generator=generator) * scale)
-    model.save_pretrained(out)
-    return out
 
 
 def prepare_demo(rpc_url: str, deployment: Path | None, data_dir: Path) -> Demo:

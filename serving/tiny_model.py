@@ -33,18 +33,22 @@ def train_tokenizer(corpus: Path = CORPUS, vocab_size: int = VOCAB_SIZE) -> PreT
     )
 
 
-def build_tiny_model(out_dir: Path, seed: int = SEED) -> Path:
-    """Write a tokenizer and a randomly initialised 2-layer GPT-2 to `out_dir`, and return it.
+def build_tiny_model(
+    out_dir: Path, seed: int = SEED, layers: int = 2, width: int = 64, heads: int = 2
+) -> Path:
+    """Write a tokenizer and a randomly initialised GPT-2 (2 layers, 64 wide) to `out_dir`.
 
     The directory loads with `AutoTokenizer.from_pretrained` and
-    `AutoModelForCausalLM.from_pretrained`, exactly as a downloaded model would.
+    `AutoModelForCausalLM.from_pretrained`, exactly as a downloaded model would. A larger shape
+    (GPT-2 small is 12 layers, 768 wide, 12 heads) measures the engine where LoRA is a small
+    share of each projection, as on real models, without a model hub.
     """
     tokenizer = train_tokenizer()
     end_id = tokenizer.convert_tokens_to_ids(END_OF_TEXT)
     config = GPT2Config(
-        n_layer=2,
-        n_head=2,
-        n_embd=64,
+        n_layer=layers,
+        n_head=heads,
+        n_embd=width,
         n_positions=256,
         vocab_size=len(tokenizer),
         bos_token_id=end_id,
@@ -62,8 +66,11 @@ def build_tiny_model(out_dir: Path, seed: int = SEED) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--heads", type=int, default=2)
     args = parser.parse_args()
-    print(build_tiny_model(args.out_dir))
+    print(build_tiny_model(args.out_dir, layers=args.layers, width=args.width, heads=args.heads))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from openledger.contracts.deploy import DEPLOYMENT_FILE
 from serving.catalog import ContentStore
-from serving.demo import DEMO_FILE, PRICE, dev_account, random_lora_adapter
+from serving.demo import DEMO_FILE, PRICE, dev_account
+from serving.random_adapter import random_lora_adapter
 from tests.helpers.devnet import OPENLEDGER_BIN, Devnet, free_port
 from tests.serving.onchain import clients
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from serving.demo import random_lora_adapter
+from serving.random_adapter import random_lora_adapter
 
 
 def save_random_adapters(

@@ -16,6 +16,8 @@ from serving.lora.manager import UnknownAdapter
 from serving.tiny_model import build_tiny_model
 from tests.helpers.adapters import save_random_adapters
 
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+"""The engine's device=auto choice: the PEFT reference runs where the engine does."""
 ADAPTERS = {
     "r2": {"r": 2, "lora_alpha": 4},
     "r4": {"r": 4, "lora_alpha": 16, "use_rslora": True},
@@ -52,9 +54,14 @@ def start(base_dir: Path, adapter_dirs: dict[str, Path], store: Path, **config) 
 
 @pytest.fixture(scope="module")
 def engine(base_dir: Path, adapter_dirs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory):
-    """Two device slots and two host places for six adapters: eviction is the normal case."""
+    """Two device slots and two host places for six adapters: eviction is the normal case.
+
+    float32 on any device (CUDA included), so that greedy tokens can equal PEFT's exactly.
+    """
     store = tmp_path_factory.mktemp("store")
-    loaded = start(base_dir, adapter_dirs, store, max_active_adapters=2, max_host_adapters=2)
+    loaded = start(
+        base_dir, adapter_dirs, store, max_active_adapters=2, max_host_adapters=2, dtype="float32"
+    )
     yield loaded
     loaded.engine.shutdown()
 
@@ -62,10 +69,10 @@ def engine(base_dir: Path, adapter_dirs: dict[str, Path], tmp_path_factory: pyte
 def peft_greedy(base_dir: Path, adapter: Path | None, prompt: str, max_tokens: int) -> list[int]:
     """What plain transformers + PEFT generate for one request alone, up to end of text."""
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    model = AutoModelForCausalLM.from_pretrained(base_dir).to(DEVICE)
     if adapter is not None:
         model = PeftModel.from_pretrained(model, adapter)
-    ids = tokenizer(prompt, return_tensors="pt").input_ids
+    ids = tokenizer(prompt, return_tensors="pt").input_ids.to(DEVICE)
     out = model.generate(
         ids,
         max_new_tokens=max_tokens,

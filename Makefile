@@ -4,11 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATADIR ?= devnet-data
 
 .PHONY: install devnet test lint format bench clean
 
-install: $(PY_STAMP) $(NPM_STAMP)
+install: $(PY_STAMP) $(NPM_STAMP) $(CHROMIUM)
 
 # torch is pinned: 2.13.0 (CPU build) is what these machines carry; an unpinned torch pulls CUDA.
 $(PY_STAMP): pyproject.toml
@@ -21,6 +23,12 @@ $(PY_STAMP): pyproject.toml
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The web page's tests drive Debian's chromium with playwright-core (which downloads no browser);
+# installed only when missing.
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) apt-get install -y --no-install-recommends chromium
 
 devnet: install
 	$(BIN)/openledger devnet --datadir $(DATADIR)

@@ -26,6 +26,7 @@ from openledger.config import DEV_MNEMONIC
 from serving.billing import make_api_key
 from serving.catalog import ContentStore
 from serving.chain import ChainClients, connect_contracts
+from serving.factory.data.store import CONTRIBUTIONS_DIR, ContributionStore
 from serving.random_adapter import random_lora_adapter
 from serving.service import local_weights_sha256
 from serving.tiny_model import CORPUS, build_tiny_model
@@ -72,7 +73,8 @@ def prepare_demo(rpc_url: str, deployment: Path | None, data_dir: Path) -> Demo:
     base_model_id = owner.models.register_base_model(
         BASE_NAME, bytes.fromhex(weights), "https://openledger.dev/licenses/demo"
     ).value
-    datanet_id, version = _demo_datanet(owner, rpc_url, deployment)
+    contributions = ContributionStore(data_dir / CONTRIBUTIONS_DIR)
+    datanet_id, version = _demo_datanet(owner, rpc_url, deployment, contributions)
     adapters: dict[str, str] = {}
     for seed, (name, lora) in enumerate(DEMO_ADAPTERS.items()):
         staging = random_lora_adapter(base_dir, data_dir / "incoming" / name, seed, **lora)
@@ -99,14 +101,20 @@ def prepare_demo(rpc_url: str, deployment: Path | None, data_dir: Path) -> Demo:
     return demo
 
 
-def _demo_datanet(owner: ChainClients, rpc_url: str, deployment: Path | None) -> tuple[int, int]:
-    """A datanet whose contributions are the shipped corpus, one paragraph per contributor."""
+def _demo_datanet(
+    owner: ChainClients, rpc_url: str, deployment: Path | None, store: ContributionStore
+) -> tuple[int, int]:
+    """A datanet whose contributions are the shipped corpus, one paragraph per contributor.
+
+    The bytes go into the service's contribution store too, as a contributor's upload would,
+    so that a fine-tune on the demo datanet finds them."""
     datanet_id = owner.datanets.create_datanet("openledger://demo/tiny-corpus", 0).value
     paragraphs = [p for p in CORPUS.read_text().split("\n\n") if p.strip()][:3]
     ids = []
     for index, paragraph in enumerate(paragraphs, start=2):
         contributor = connect_contracts(rpc_url, deployment, dev_account(index).key)
         content = paragraph.encode()
+        store.put(content)
         ids.append(
             contributor.datanets.contribute(
                 datanet_id,

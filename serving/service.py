@@ -23,6 +23,7 @@ from serving.exceptions import ServingError
 from serving.factory.data.store import ContributionStore
 from serving.factory.service import Factory, build_factory
 from serving.lora.manager import sha256_file
+from serving.web import web_routes
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ def build_service(config: ServiceConfig) -> Service:
         loaded.engine.max_context,
         config.data_dir,
         config.fine_tune_price,
+        cashier.identify,
     )
     app = build_app(
         loaded.engine,
@@ -152,7 +154,7 @@ def build_service(config: ServiceConfig) -> Service:
         loaded.adapters,
         limits=limits,
         contributions=contributions,
-        extra_routes=factory.routes,
+        extra_routes=[*factory.routes, *web_routes(chain)],
         extra_body_limits=factory.body_limits,
     )
     add_engine_gauges(app, loaded)

@@ -7,7 +7,8 @@ balance can pay. `record` makes the answer durable (`ResponseLedger`) before it 
 response id and hands it to the `Settler`; a restart re-queues every unsettled record.
 
 Free cards (price 0, or the base model, which has no on-chain adapter to settle) need no key:
-`authorize` returns None and nothing is recorded.
+`authorize` returns None and nothing is recorded. `identify` checks a key as `authorize` does
+(`SessionKeys`) but charges nothing: it says who asks, e.g. who owns a fine-tuning job.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Self
 
-from openledger.contracts.payments import PaymentsClient, SignedSession
+from openledger.contracts.payments import PaymentsClient, Session, SignedSession
 from openledger.types import Wei
 from serving.api.ports import Charge, ModelCard, PaymentRequired, Unauthorized
 from serving.billing.apikey import (
@@ -47,6 +48,72 @@ VERIFIED_KEYS = 4096
 ZERO_DIGEST = bytes(32)
 
 
+class SessionKeys:
+    """Checks API keys of one operator from the key alone: signature, operator and expiry.
+
+    Apart from the till so that what charges nothing (ModelFactory's job creation, which only
+    needs to know who asks) accepts exactly the keys a paid call accepts.
+    """
+
+    def __init__(
+        self,
+        chain_id: int,
+        payments_address: str,
+        operator: str,
+        expiry_margin_s: int = DEFAULT_EXPIRY_MARGIN_S,
+    ) -> None:
+        self.chain_id = chain_id
+        self.payments_address = payments_address
+        self.operator = operator
+        self.expiry_margin_s = expiry_margin_s
+        self._lock = threading.Lock()
+        self._verified: OrderedDict[str, bytes] = OrderedDict()
+
+    def identify(self, api_key: str | None) -> str:
+        """The key's user, if it is a validly signed, unexpired session for this operator;
+        raises `Unauthorized` saying what is wrong otherwise."""
+        signed, _ = self.verify(api_key)
+        self.check(signed.session)
+        return signed.session.user
+
+    def verify(self, api_key: str | None) -> tuple[SignedSession, bytes]:
+        """The key's session and its EIP-712 digest, if the user signed it for this chain and
+        payments contract."""
+        if not api_key:
+            raise Unauthorized(f"this model is paid: send Authorization: Bearer {PREFIX}...")
+        try:
+            signed = decode_api_key(api_key)
+        except MalformedKey as exc:
+            raise Unauthorized(f"malformed API key: {exc}") from exc
+        with self._lock:
+            digest = self._verified.get(api_key)
+            if digest is not None:
+                self._verified.move_to_end(api_key)
+                return signed, digest
+        signer = recover_signer(signed, self.chain_id, self.payments_address)
+        if signer != signed.session.user:
+            raise Unauthorized(
+                f"the API key's signature is not {signed.session.user}'s over its session on "
+                f"chain {self.chain_id} (signed for another network or contract?)"
+            )
+        digest = session_digest(signed.session, self.chain_id, self.payments_address)
+        with self._lock:
+            self._verified[api_key] = digest
+            if len(self._verified) > VERIFIED_KEYS:
+                self._verified.popitem(last=False)
+        return signed, digest
+
+    def check(self, session: Session) -> None:
+        """Refuse a session for another operator or one about to expire."""
+        if session.operator != self.operator:
+            raise Unauthorized(
+                f"this API key lets operator {session.operator} charge, this service is "
+                f"{self.operator}: sign a session for it"
+            )
+        if time.time() + self.expiry_margin_s >= session.expiry:
+            raise Unauthorized(f"the API key's session expires at unix time {session.expiry}")
+
+
 class OperatorCashier:
     """The operator's till. Start it with `start()` (or `with`), stop it with `close()`."""
 
@@ -63,13 +130,12 @@ class OperatorCashier:
         self.attribution = attribution
         self.operator = payments.transactor.sender
         self.chain_id = payments.transactor.chain_id()
-        self.expiry_margin_s = expiry_margin_s
+        self.keys = SessionKeys(self.chain_id, payments.address, self.operator, expiry_margin_s)
         self.ledger = ResponseLedger(data_dir)
         self.reads = CachedReads(payments, cache_ttl_s)
         self.book = PendingBook(horizon_s=cache_ttl_s + 1.0)
         self.settler = Settler(payments, self.ledger, policy or SettlementPolicy(), self._outcome)
         self._lock = threading.Lock()
-        self._verified: OrderedDict[str, bytes] = OrderedDict()
         self._sessions: dict[bytes, SignedSession] = {}
         self._nonces: dict[tuple[str, int], bytes] = {}
         """(user, nonce) -> digest of the session we accepted for it; the chain binds a nonce
@@ -99,15 +165,9 @@ class OperatorCashier:
         price = card.price_per_call
         if card.onchain_id is None or price == 0:
             return None
-        signed, digest = self._verify(api_key)
+        signed, digest = self.keys.verify(api_key)
         session = signed.session
-        if session.operator != self.operator:
-            raise Unauthorized(
-                f"this API key lets operator {session.operator} charge, this service is "
-                f"{self.operator}: sign a session for it"
-            )
-        if time.time() + self.expiry_margin_s >= session.expiry:
-            raise Unauthorized(f"the API key's session expires at unix time {session.expiry}")
+        self.keys.check(session)
         if session.adapter_id not in (0, card.onchain_id):
             raise Unauthorized(
                 f"this API key only pays for adapter-{session.adapter_id}, not {card.id}"
@@ -181,6 +241,10 @@ class OperatorCashier:
         digest = bytes.fromhex(charge.session_key.removeprefix("0x"))
         self.book.release(digest, charge.user, charge.price)
 
+    def identify(self, api_key: str | None) -> str:
+        """The user whose valid session for this operator `api_key` is; charges nothing."""
+        return self.keys.identify(api_key)
+
     # Attribution and audits read this.
 
     def lookup(self, response_id: str) -> ResponseRecord | None:
@@ -193,31 +257,6 @@ class OperatorCashier:
         return self.settler.flush()
 
     # Internals
-
-    def _verify(self, api_key: str | None) -> tuple[SignedSession, bytes]:
-        if not api_key:
-            raise Unauthorized(f"this model is paid: send Authorization: Bearer {PREFIX}...")
-        try:
-            signed = decode_api_key(api_key)
-        except MalformedKey as exc:
-            raise Unauthorized(f"malformed API key: {exc}") from exc
-        with self._lock:
-            digest = self._verified.get(api_key)
-            if digest is not None:
-                self._verified.move_to_end(api_key)
-                return signed, digest
-        signer = recover_signer(signed, self.chain_id, self.payments.address)
-        if signer != signed.session.user:
-            raise Unauthorized(
-                f"the API key's signature is not {signed.session.user}'s over its session on "
-                f"chain {self.chain_id} (signed for another network or contract?)"
-            )
-        digest = session_digest(signed.session, self.chain_id, self.payments.address)
-        with self._lock:
-            self._verified[api_key] = digest
-            if len(self._verified) > VERIFIED_KEYS:
-                self._verified.popitem(last=False)
-        return signed, digest
 
     def _remember(self, digest: bytes) -> None:
         signed = self.ledger.session(digest)

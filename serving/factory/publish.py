@@ -3,7 +3,8 @@
 The success hook of the job worker. The adapter is copied into the content-addressed store the
 serving engine loads from, registered in the ModelRegistry by the operator with its weights
 hash, Datanet version and training-manifest hash (Proof of Attribution reads what it learned
-from there), and the catalogue is refreshed, so the next request can name it.
+from there), transferred to the job's owner (the model builder, who then earns the owner share
+of every paid call), and the catalogue is refreshed, so the next request can name it.
 
 An adapter trained on an uploaded file (no Datanet version) is stored but not registered: the
 registry records what a model was trained on, and an uploaded file is no Datanet version.
@@ -56,7 +57,23 @@ class Publisher:
             self.price_per_call,
             manifest.hash,
         ).value
+        owner = self.models.transactor.sender
+        if job.owner is not None and job.owner.lower() != owner.lower():
+            self.models.transfer(adapter_id, job.owner)
+            owner = job.owner
         self.catalog.refresh()
         card = adapter_card_id(adapter_id)
-        log.info("fine-tuning job %s published as %s (sha256 %s)", job.id, card, digest)
-        return {"registered": True, "adapter_id": adapter_id, "model": card, "sha256": digest}
+        log.info(
+            "fine-tuning job %s published as %s (sha256 %s), owned by %s",
+            job.id,
+            card,
+            digest,
+            owner,
+        )
+        return {
+            "registered": True,
+            "adapter_id": adapter_id,
+            "model": card,
+            "sha256": digest,
+            "owner": owner,
+        }

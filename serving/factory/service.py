@@ -15,7 +15,7 @@ from serving.catalog import ContentStore, OnChainCatalog
 from serving.chain import ChainClients
 from serving.factory.data.routes import multipart_limit
 from serving.factory.data.store import ContributionStore
-from serving.factory.jobs.routes import FILES_PATH, file_routes, fine_tuning_routes
+from serving.factory.jobs.routes import FILES_PATH, Identify, file_routes, fine_tuning_routes
 from serving.factory.jobs.sources import DatanetSource, UploadedFileSource
 from serving.factory.jobs.store import JobStore
 from serving.factory.jobs.worker import JobWorker
@@ -50,8 +50,10 @@ def build_factory(
     max_context: int,
     data_dir: Path,
     price_per_call: int,
+    identify: Identify,
 ) -> Factory:
-    """Jobs train the served base model, named as `/v1/models` names it."""
+    """Jobs train the served base model, named as `/v1/models` names it; `identify` (the
+    cashier's) says whose API key creates or cancels a job."""
     base_name = catalog.models()[0].id
     jobs = JobStore(data_dir / "jobs")
     sources = [UploadedFileSource(contributions), DatanetSource(chain.datanets, contributions)]
@@ -62,6 +64,6 @@ def build_factory(
     worker = JobWorker(jobs, sources, base_models, data_dir / "jobs" / "runs", on_success=publish)
     defaults = TrainingConfig(max_length=min(512, max_context), checkpoint_every=CHECKPOINT_EVERY)
     routes = file_routes(contributions) + fine_tuning_routes(
-        jobs, sources, base_models, defaults, worker.wake
+        jobs, sources, base_models, defaults, worker.wake, identify
     )
     return Factory(routes, {FILES_PATH: multipart_limit(contributions)}, worker, jobs)

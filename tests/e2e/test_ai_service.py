@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,64 +20,17 @@ from eth_utils import keccak
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from openledger.contracts.deploy import DEPLOYMENT_FILE
 from serving.catalog import ContentStore
-from serving.demo import DEMO_FILE, PRICE, dev_account
+from serving.demo import PRICE, dev_account
 from serving.random_adapter import random_lora_adapter
-from tests.helpers.devnet import OPENLEDGER_BIN, Devnet, free_port
+from tests.helpers.ai_service import DemoService
+from tests.helpers.devnet import Devnet
+from tests.helpers.waiting import wait_for
 from tests.serving.onchain import clients
 
 pytestmark = pytest.mark.slow
 
-READY_TIMEOUT_S = 120.0
 PROMPTS = ["The ledger records", "A model answers", "Every block", "Rewards are split"]
-
-
-class Service:
-    def __init__(self, devnet: Devnet, data_dir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        self.data_dir = data_dir
-        self.log = data_dir.parent / "serve.log"
-        self.process = subprocess.Popen(
-            [
-                str(OPENLEDGER_BIN),
-                "serve",
-                "--demo",
-                "--rpc",
-                devnet.url,
-                "--contracts",
-                str(devnet.datadir / DEPLOYMENT_FILE),
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(self.port),
-                "--max-active-adapters",
-                "2",
-                "--max-host-adapters",
-                "2",
-            ],
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()[-3000:]
-            try:
-                if requests.get(f"http://127.0.0.1:{self.port}/health", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError(f"the AI service did not start: {self.log.read_text()[-3000:]}")
-        self.demo = json.loads((data_dir / DEMO_FILE).read_text())
-
-    def client(self, api_key: str | None = None) -> openai.OpenAI:
-        return openai.OpenAI(base_url=self.url, api_key=api_key or self.demo["api_key"])
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -90,17 +41,12 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
 
 
 @pytest.fixture(scope="module")
-def service(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    running = Service(devnet, tmp_path_factory.mktemp("ai") / "data")
+def service(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoService]:
+    data_dir = tmp_path_factory.mktemp("ai") / "data"
+    tiers = ["--max-active-adapters", "2", "--max-host-adapters", "2"]  # eviction is normal
+    running = DemoService(devnet, data_dir, *tiers)
     yield running
     running.stop()
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.2)
 
 
 def peft_text(base_dir: Path, adapter_dir: Path, prompt: str, max_tokens: int) -> str:
@@ -117,7 +63,7 @@ def peft_text(base_dir: Path, adapter_dir: Path, prompt: str, max_tokens: int) -
     return tokenizer.decode(tokens)
 
 
-def register_extra_adapters(devnet: Devnet, service: Service, count: int) -> dict[str, Path]:
+def register_extra_adapters(devnet: Devnet, service: DemoService, count: int) -> dict[str, Path]:
     """`count` more adapters in the store and on chain: six in all for two device slots."""
     owner = clients(devnet, dev_account(0))
     base_dir = Path(service.demo["base_model"])
@@ -133,13 +79,13 @@ def register_extra_adapters(devnet: Devnet, service: Service, count: int) -> dic
     return extra
 
 
-def test_models_list_the_base_and_every_registered_adapter(service: Service) -> None:
+def test_models_list_the_base_and_every_registered_adapter(service: DemoService) -> None:
     ids = [model.id for model in service.client().models.list().data]
     assert ids[0] == "tiny-gpt2"
     assert set(service.demo["adapters"].values()) <= set(ids)
 
 
-def test_concurrent_mixed_adapters_equal_peft_alone(devnet: Devnet, service: Service) -> None:
+def test_concurrent_mixed_adapters_equal_peft_alone(devnet: Devnet, service: DemoService) -> None:
     extra = register_extra_adapters(devnet, service, 3)
     demo_dirs = {
         card: service.data_dir / "incoming" / name
@@ -160,7 +106,7 @@ def test_concurrent_mixed_adapters_equal_peft_alone(devnet: Devnet, service: Ser
     base_dir = Path(service.demo["base_model"])
     for (card, prompt), text in zip(jobs, answers, strict=True):
         assert text == peft_text(base_dir, adapter_dirs[card], prompt, 12), card
-    metrics = requests.get(service.url.removesuffix("/v1") + "/metrics", timeout=5).text
+    metrics = requests.get(service.root + "/metrics", timeout=5).text
     evictions = next(
         line
         for line in metrics.splitlines()
@@ -169,7 +115,7 @@ def test_concurrent_mixed_adapters_equal_peft_alone(devnet: Devnet, service: Ser
     assert float(evictions.split()[-1]) > 0
 
 
-def test_chat_stream_and_openai_errors(service: Service) -> None:
+def test_chat_stream_and_openai_errors(service: DemoService) -> None:
     client = service.client()
     chat = client.chat.completions.create(
         model="demo-poet", messages=[{"role": "user", "content": "Hello"}], max_tokens=6
@@ -192,7 +138,7 @@ def test_chat_stream_and_openai_errors(service: Service) -> None:
         service.client("ol1_not-a-key").completions.create(model="demo-poet", prompt="x")
 
 
-def test_a_paid_answer_is_settled_on_chain(devnet: Devnet, service: Service) -> None:
+def test_a_paid_answer_is_settled_on_chain(devnet: Devnet, service: DemoService) -> None:
     payments = clients(devnet).payments
     user = service.demo["user"]
     before = payments.balance_of(user)
@@ -213,7 +159,7 @@ def test_a_paid_answer_is_settled_on_chain(devnet: Devnet, service: Service) -> 
     assert payments.balance_of(user) <= before - PRICE
 
 
-def test_an_adapter_with_a_wrong_hash_is_never_served(devnet: Devnet, service: Service) -> None:
+def test_an_adapter_with_a_wrong_hash_is_never_served(devnet: Devnet, service: DemoService) -> None:
     owner = clients(devnet, dev_account(0))
     real = service.data_dir / "incoming" / "demo-poet"
     claimed = keccak(text="weights nobody has")
@@ -233,12 +179,12 @@ def test_an_adapter_with_a_wrong_hash_is_never_served(devnet: Devnet, service: S
     wait_for(lambda: set(marker) <= {m.id for m in service.client().models.list().data})
     with pytest.raises(openai.NotFoundError):
         service.client().completions.create(model=f"adapter-{adapter_id}", prompt="x")
-    log = (service.data_dir.parent / "serve.log").read_text()
+    log = service.log.read_text()
     assert f"adapter {adapter_id} refused, never served" in log
 
 
-def test_contribution_bytes_are_stored_by_their_sha256(service: Service) -> None:
-    root = service.url.removesuffix("/v1")
+def test_contribution_bytes_are_stored_by_their_sha256(service: DemoService) -> None:
+    root = service.root
     content = b'{"instruction": "Name the chain", "output": "OpenLedger"}\n'
     stored = requests.post(f"{root}/v1/contributions", data=content, timeout=10)
     assert stored.status_code == 201
@@ -249,10 +195,10 @@ def test_contribution_bytes_are_stored_by_their_sha256(service: Service) -> None
 
 
 def test_a_fine_tune_on_a_datanet_version_is_registered_and_served(
-    devnet: Devnet, service: Service
+    devnet: Devnet, service: DemoService
 ) -> None:
     """ModelFactory end to end: contributions -> datanet version -> job -> adapter on chain."""
-    root = service.url.removesuffix("/v1")
+    root = service.root
     owner = clients(devnet, dev_account(0))
     datanet_id = owner.datanets.create_datanet("openledger://test/capitals", 0).value
     contribution_ids = []
@@ -270,7 +216,7 @@ def test_a_fine_tune_on_a_datanet_version_is_registered_and_served(
             ).value
         )
     version = owner.datanets.approve(contribution_ids).value.version
-    client = service.client()
+    client = service.client()  # the demo API key: creating a job needs one
     job = client.fine_tuning.jobs.create(
         model="tiny-gpt2",
         training_file=f"datanet:{datanet_id}@{version}",
@@ -286,7 +232,10 @@ def test_a_fine_tune_on_a_datanet_version_is_registered_and_served(
     assert done.status == "succeeded", done.error
     published = done.model_extra["result"]["hook"]
     assert published["registered"]
+    user = service.demo["user"]  # the API key's: the model builder earns the owner share
+    assert done.model_extra["owner"] == published["owner"] == user
     adapter = owner.models.adapter(published["adapter_id"])
+    assert adapter.owner == user
     assert adapter.datanet_id == datanet_id and adapter.datanet_version == version
     assert adapter.weights_hash.hex() == published["sha256"]
     wait_for(lambda: published["model"] in {m.id for m in client.models.list().data})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +30,13 @@ from openledger.output_root import output_at_block
 from tests.helpers.devnet import Devnet
 from tests.helpers.l1 import PostedBlock, anvil, posted_blocks
 from tests.helpers.targets import derive_dev_accounts, free_port
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
 MESSAGE_PASSER = "0x4200000000000000000000000000000000000016"
 DEPOSIT_TYPE = 0x7E
 OPEN = 10**18
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def l1_contract(w3: Web3, name: str, address: str) -> Any:

@@ -29,6 +29,7 @@ from serving.api.ports import Charge, ModelCard, PaymentRequired, Unauthorized, 
 from serving.engine.request import FinishReason, GenerationRequest, TokenEvent
 from serving.lora.manager import AdapterManager, UnknownAdapter
 from serving.tiny_model import train_tokenizer
+from tests.helpers.waiting import wait_for
 
 SCRIPT = (
     "In a small town by the river there lived a keeper of records. Every morning "
@@ -228,13 +229,6 @@ def serve(tokenizer, shared_service):
 def script_text(tokenizer, tokens: int | None = None) -> str:
     ids = tokenizer.encode(SCRIPT)
     return tokenizer.decode(ids[:tokens])
-
-
-def wait_for(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
 
 
 # Listing, completing, chatting.

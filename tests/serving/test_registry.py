@@ -21,6 +21,7 @@ from serving.lora.layers import BatchMapping, wrap_lora_layers
 from serving.lora.manager import AdapterManager
 from serving.lora.slots import AdapterSlots
 from tests.helpers.devnet import Devnet
+from tests.helpers.waiting import wait_for
 from tests.serving.onchain import DEV, Datanet, approved_datanet, clients, fake_adapter
 
 pytestmark = pytest.mark.slow
@@ -139,14 +140,14 @@ def test_follows_new_adapters_prices_and_deprecation_in_the_background(
         _, digest = fake_adapter(source / "incoming")
         (source / "incoming").rename(source / digest.hex())
         adapter_id = register(owner, base_id, datanet, digest, "ipfs://late")
-        card = wait_for(lambda: catalog.resolve("ipfs://late"))
+        card = caught_up(lambda: catalog.resolve("ipfs://late"))
         assert card.id == f"adapter-{adapter_id}"
 
         owner.set_price(adapter_id, PRICE * 3)
-        wait_for(lambda: catalog.resolve(card.id).price_per_call == PRICE * 3 or None)
+        caught_up(lambda: catalog.resolve(card.id).price_per_call == PRICE * 3)
 
         owner.deprecate(adapter_id)
-        wait_for(lambda: card.id not in [c.id for c in catalog.models()] or None)
+        caught_up(lambda: card.id not in [c.id for c in catalog.models()])
     finally:
         catalog.close()
 
@@ -163,16 +164,6 @@ def test_refuses_to_start_on_other_base_weights(
         )
 
 
-def wait_for(probe: Callable[[], Any], timeout: float = 10.0) -> Any:
+def caught_up(probe: Callable[[], Any]) -> Any:
     """The first truthy value of `probe()`, which may raise UnknownModel meanwhile."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = probe()
-            if value:
-                return value
-        except UnknownModel:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError("the catalogue did not catch up with the chain")
-        time.sleep(0.05)
+    return wait_for(probe, 10, "the catalogue to catch up with the chain", ignoring=(UnknownModel,))

@@ -60,6 +60,10 @@ def normalize_sha256(sha256: str) -> str:
     return name
 
 
+CONTRIBUTIONS_DIR = "contributions"
+"""The store's folder under the AI service's data directory."""
+
+
 class ContributionStore:
     """Contribution bytes on a local disk, named by their sha256."""
 

@@ -13,6 +13,7 @@ Wiring (in the service):
     sources = [UploadedFileSource(contributions), DatanetSource(datanets, contributions)]
     worker = JobWorker(jobs, sources, base_models, data_dir / "adapters", on_success=publish)
     routes = [*file_routes(contributions),
-              *fine_tuning_routes(jobs, sources, base_models, defaults, worker.wake)]
+              *fine_tuning_routes(jobs, sources, base_models, defaults, worker.wake,
+                                  cashier.identify)]
     worker.start()   # at shutdown: worker.stop(); jobs.close()
 """

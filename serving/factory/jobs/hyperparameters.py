@@ -2,7 +2,9 @@
 
 OpenAI names the knobs ``n_epochs``, ``batch_size`` and ``learning_rate_multiplier``, each an
 explicit value or ``"auto"``; a client written for OpenAI should work unchanged, so those names
-are accepted as they are, the multiplier scaling the service's base learning rate. Our LoRA
+are accepted as they are, the multiplier scaling the service's base learning rate. A client that
+knows the rate it wants (``openledger factory train --learning-rate``) sets ``learning_rate``
+instead of the multiplier, not both. Our LoRA
 knobs (``lora_rank``, ``lora_alpha``, ``lora_dropout``, ``target_modules``) sit next to them.
 Everything else (max length, checkpoint interval, device) is the operator's, from the defaults.
 A bad value is refused when the job is created, naming the parameter, never after queueing.
@@ -19,6 +21,7 @@ FIELDS = {
     "n_epochs": "epochs",
     "batch_size": "batch_size",
     "learning_rate_multiplier": "learning_rate",
+    "learning_rate": "learning_rate",
     "lora_rank": "lora_rank",
     "lora_alpha": "lora_alpha",
     "lora_dropout": "lora_dropout",
@@ -49,6 +52,12 @@ def resolve(hyperparameters: Any, defaults: TrainingConfig) -> Resolved:
         hyperparameters = {}
     if not isinstance(hyperparameters, dict):
         raise InvalidHyperparameter("hyperparameters", "hyperparameters must be an object")
+    given = {k for k, v in hyperparameters.items() if v is not None and v != AUTO}
+    if {"learning_rate", "learning_rate_multiplier"} <= given:
+        raise InvalidHyperparameter(
+            "hyperparameters.learning_rate",
+            "set learning_rate or learning_rate_multiplier, not both",
+        )
     changes: dict[str, Any] = {}
     for name, value in hyperparameters.items():
         field = FIELDS.get(name)
@@ -57,12 +66,11 @@ def resolve(hyperparameters: Any, defaults: TrainingConfig) -> Resolved:
             raise InvalidHyperparameter(param, f"unknown hyperparameter {name!r}")
         if value is None or value == AUTO:
             continue
-        if name == "learning_rate_multiplier":
+        if name in ("learning_rate", "learning_rate_multiplier"):
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise InvalidHyperparameter(
-                    param, f"learning_rate_multiplier must be a number > 0, not {value!r}"
-                )
-            value = defaults.learning_rate * value
+                raise InvalidHyperparameter(param, f"{name} must be a number > 0, not {value!r}")
+            if name == "learning_rate_multiplier":
+                value = defaults.learning_rate * value
         changes[field] = value
     try:
         config = replace(defaults, **changes)

@@ -8,6 +8,11 @@
   ``GET /v1/fine_tuning/jobs/{id}``, ``GET /v1/fine_tuning/jobs/{id}/events`` and
   ``POST /v1/fine_tuning/jobs/{id}/cancel``.
 
+Creating and cancelling a job need ``Authorization: Bearer ol1_...``: a spending session of
+this operator, checked but not charged (401 without a valid one). Its user owns the job: only
+the owner may cancel it (403), and the published adapter is transferred to the owner, who earns
+its owner share. Reading jobs and events stays open, as the job ids are unguessable.
+
 Everything a request can get wrong is a 400 naming the parameter before the job is queued;
 problems only the data can show (bad lines) fail the job, with the lines in its ``error``.
 """
@@ -24,7 +29,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from serving.api.context import bearer_token
 from serving.api.errors import ApiError, handle_errors
+from serving.api.ports import Unauthorized
 from serving.factory.data.routes import bounded_request, multipart_limit
 from serving.factory.data.store import ContributionStore
 from serving.factory.jobs.hyperparameters import InvalidHyperparameter, resolve
@@ -38,6 +45,9 @@ FILE_PURPOSE = "fine-tune"
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 SUFFIX_MAX = 64
+
+Identify = Callable[[str | None], str]
+"""The address an API key speaks for; raises `Unauthorized` (e.g. `OperatorCashier.identify`)."""
 
 
 def file_routes(store: ContributionStore) -> list[Route]:
@@ -84,11 +94,22 @@ def fine_tuning_routes(
     base_models: Mapping[str, str | Path],
     defaults: TrainingConfig,
     wake: Callable[[], None],
+    identify: Identify,
 ) -> list[Route]:
     """The five job routes. `defaults` gives everything a request does not set (and the base
-    learning rate the multiplier scales); `wake` tells the worker a job was queued."""
+    learning rate the multiplier scales); `wake` tells the worker a job was queued; `identify`
+    names who an API key speaks for."""
+
+    async def caller(request: Request) -> str:
+        key = bearer_token(request)
+        if key is None:
+            raise Unauthorized(
+                "fine-tuning jobs need an API key: send Authorization: Bearer ol1_..."
+            )
+        return await run_in_threadpool(identify, key)
 
     async def create(request: Request) -> Response:
+        owner = await caller(request)
         body = await _json_object(request)
         model = body.get("model")
         if not isinstance(model, str) or model not in base_models:
@@ -121,7 +142,13 @@ def fine_tuning_routes(
         except InvalidHyperparameter as exc:
             raise ApiError(400, str(exc), param=exc.param) from exc
         job = await run_in_threadpool(
-            store.create, model, training_file, resolved.shown, resolved.config.to_json(), suffix
+            store.create,
+            model,
+            training_file,
+            resolved.shown,
+            resolved.config.to_json(),
+            suffix,
+            owner,
         )
         wake()
         return JSONResponse(job_object(job))
@@ -151,7 +178,17 @@ def fine_tuning_routes(
         )
 
     async def cancel(request: Request) -> Response:
-        job = await run_in_threadpool(_known, store.request_cancel, request.path_params["job_id"])
+        user = await caller(request)
+        job_id = request.path_params["job_id"]
+        job = await run_in_threadpool(_known, store.get, job_id)
+        if job.owner is None or job.owner.lower() != user.lower():
+            raise ApiError(
+                403,
+                f"only the job's owner ({job.owner or 'none recorded'}) may cancel it, not {user}",
+                param="fine_tuning_job_id",
+                code="not_job_owner",
+            )
+        job = await run_in_threadpool(store.request_cancel, job_id)
         return JSONResponse(job_object(job))
 
     return [
@@ -164,7 +201,8 @@ def fine_tuning_routes(
 
 
 def job_object(job: Job) -> dict[str, Any]:
-    """OpenAI's ``fine_tuning.job``, plus ``suffix`` and our ``result`` (adapter, evaluation)."""
+    """OpenAI's ``fine_tuning.job``, plus ``suffix``, ``owner`` and our ``result`` (adapter,
+    evaluation)."""
     result = job.result or {}
     return {
         "object": "fine_tuning.job",
@@ -185,6 +223,7 @@ def job_object(job: Job) -> dict[str, Any]:
         "estimated_finish": None,
         "integrations": None,
         "suffix": job.suffix,
+        "owner": job.owner,
         "result": job.result,
     }
 

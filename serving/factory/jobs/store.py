@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     hyperparameters TEXT NOT NULL,
     config TEXT NOT NULL,
     suffix TEXT,
+    owner TEXT,
     status TEXT NOT NULL,
     priority INTEGER NOT NULL DEFAULT 0,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
@@ -84,6 +85,9 @@ class Job:
     config: dict[str, Any]
     """The full `TrainingConfig` as JSON, fixed at creation so a resume trains the same job."""
     suffix: str | None
+    owner: str | None
+    """The address whose API key created the job: it may cancel the job, and it receives the
+    adapter (and its owner share of every paid call). None for jobs older than owners."""
     status: JobStatus
     cancel_requested: bool
     created_at: int
@@ -136,11 +140,20 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        self._migrate()
         self._requeue_running()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _migrate(self) -> None:
+        """Bring a database of an older release up to `SCHEMA`: jobs created before jobs had
+        owners keep NULL (nobody may cancel them over the API)."""
+        with self._lock:
+            columns = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            if "owner" not in columns:
+                self._db.execute("ALTER TABLE jobs ADD COLUMN owner TEXT")
 
     def _requeue_running(self) -> None:
         """Jobs a dead process left running go first in the queue, oldest first."""
@@ -157,13 +170,15 @@ class JobStore:
         hyperparameters: dict[str, Any],
         config: dict[str, Any],
         suffix: str | None,
+        owner: str | None,
     ) -> Job:
+        """Queue a job; `owner` is the address whose API key created it."""
         job_id = new_job_id()
         now = int(time.time())
         with self._lock, self._db:
             self._db.execute(
                 "INSERT INTO jobs (id, model, training_file, hyperparameters, config, suffix,"
-                " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " owner, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job_id,
                     model,
@@ -171,6 +186,7 @@ class JobStore:
                     json.dumps(hyperparameters),
                     json.dumps(config),
                     suffix,
+                    owner,
                     JobStatus.QUEUED,
                     now,
                 ),
@@ -306,6 +322,7 @@ def _job(row: sqlite3.Row) -> Job:
         hyperparameters=json.loads(row["hyperparameters"]),
         config=json.loads(row["config"]),
         suffix=row["suffix"],
+        owner=row["owner"],
         status=JobStatus(row["status"]),
         cancel_requested=bool(row["cancel_requested"]),
         created_at=row["created_at"],

@@ -39,6 +39,7 @@ from serving.factory.training import (
     TrainingResult,
     train,
 )
+from serving.factory.training.checkpoint import latest_checkpoint, read_state
 
 log = logging.getLogger("serving.factory.jobs")
 
@@ -112,6 +113,9 @@ class JobWorker:
         """Train one claimed job to its final status (or leave it running if stopping)."""
         events = _EventWriter(self.store, job.id, self.flush_seconds)
         events.message(f"Fine-tuning job started on {job.training_file}")
+        checkpoint = latest_checkpoint(self.output_root / job.id)
+        if checkpoint is not None:  # a restart: say where it continues, for the job's events
+            events.message(f"Resuming from the checkpoint at step {read_state(checkpoint).step}")
         try:
             result, manifest = self._train(job, events.progress)
         except TrainingCancelled as exc:

@@ -1,136 +1,50 @@
 """Fine-tuning jobs through the ``openai`` client: upload, train, events, cancel, failures, restart.
 
-The routes run under uvicorn in a thread, the worker trains the tiny GPT-2 for real on a dozen
-alpaca rows. Where a test needs the worker at a precise step (cancel while running, crash after
-a checkpoint), a `JobStore` subclass acts when the worker writes that step's events: the
+The routes run under uvicorn in a thread (`tests.serving.factory.jobs_app`), the worker trains
+the tiny GPT-2 for real on a dozen alpaca rows; creating and cancelling take a real signed key.
+Where a test needs the worker at a precise step (cancel while running, crash after a
+checkpoint), a `JobStore` subclass acts when the worker writes that step's events: the
 training itself is never faked.
 """
 
 from __future__ import annotations
 
-import json
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import openai
 import pytest
-import uvicorn
-from openai import OpenAI
+import requests
 from peft import PeftModel
-from starlette.applications import Starlette
 from transformers import AutoModelForCausalLM
 
-from serving.factory.data.store import ContributionStore
-from serving.factory.jobs.hyperparameters import resolve
-from serving.factory.jobs.routes import file_routes, fine_tuning_routes
-from serving.factory.jobs.sources import UploadedFileSource
-from serving.factory.jobs.store import JobStatus, JobStore, NewEvent
-from serving.factory.jobs.worker import JobWorker, SuccessHook
-from serving.factory.training import TrainingConfig
+from openledger.types import Wei
+from serving.billing.apikey import make_api_key
+from serving.factory.jobs.hyperparameters import InvalidHyperparameter, resolve
+from serving.factory.jobs.store import SCHEMA, JobStatus, JobStore, NewEvent
 from serving.lora.manager import sha256_file
 from serving.lora.slots import WEIGHTS_FILE
 from serving.tiny_model import build_tiny_model
-from tests.serving.factory.facts import CAPITALS
-
-DATA = "".join(
-    json.dumps({"instruction": f"Name the capital of {country}.", "output": city}) + "\n"
-    for country, city in CAPITALS.items()
-).encode()
-DEFAULTS = TrainingConfig(
-    epochs=2,
-    batch_size=4,
-    learning_rate=5e-2,
-    lora_rank=4,
-    lora_alpha=8,
-    max_length=64,
-    eval_fraction=0.25,
-    checkpoint_every=1,
-    device="cpu",
+from tests.serving.factory.jobs_app import (
+    CHAIN_ID,
+    DATA,
+    DEFAULTS,
+    MODEL,
+    OPERATOR,
+    OTHER_USER,
+    PAYMENTS,
+    STEPS,
+    USER,
+    api_key,
 )
-STEPS = 6  # 2 epochs of ceil(9 / 4) batches
-MODEL = "tiny-gpt2"
+from tests.serving.factory.jobs_app import jobs_app as service
 
 
 @pytest.fixture(scope="module")
 def base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-gpt2"))
-
-
-class HookedStore(JobStore):
-    """A job store that calls `on_events` after the worker's events are on disk."""
-
-    on_events: Callable[[str, list[NewEvent]], None] = staticmethod(lambda job_id, events: None)
-
-    def add_events(self, job_id: str, events: Iterable[NewEvent]) -> None:
-        events = list(events)
-        super().add_events(job_id, events)
-        self.on_events(job_id, events)
-
-
-@dataclass
-class Service:
-    store: HookedStore
-    worker: JobWorker
-    client: OpenAI
-    adapters: Path
-
-    def wait(self, job_id: str, timeout: float = 60) -> openai.types.fine_tuning.FineTuningJob:
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.client.fine_tuning.jobs.retrieve(job_id)
-            if job.status in ("succeeded", "failed", "cancelled"):
-                return job
-            assert time.monotonic() < deadline, f"job still {job.status}"
-            time.sleep(0.05)
-
-    def upload(self, data: bytes = DATA) -> str:
-        return self.client.files.create(file=("train.jsonl", data), purpose="fine-tune").id
-
-
-@contextmanager
-def service(
-    root: Path, base_dir: Path, *, on_success: SuccessHook | None = None, start: bool = True
-) -> Iterator[Service]:
-    """Store, worker and routes under `root`, served by uvicorn on a free port."""
-    contributions = ContributionStore(root / "contributions")
-    store = HookedStore(root / "jobs")
-    sources = [UploadedFileSource(contributions)]
-    models = {MODEL: base_dir}
-    worker = JobWorker(
-        store, sources, models, root / "adapters", on_success=on_success, flush_seconds=0
-    )
-    app = Starlette(
-        routes=[
-            *file_routes(contributions),
-            *fine_tuning_routes(store, sources, models, DEFAULTS, worker.wake),
-        ]
-    )
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    client = OpenAI(
-        base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0, timeout=10
-    )
-    if start:
-        worker.start()
-    try:
-        yield Service(store, worker, client, root / "adapters")
-    finally:
-        client.close()
-        worker.stop(30)
-        server.should_exit = True
-        thread.join(10)
-        store.close()
 
 
 def test_uploaded_file_trains_to_an_adapter_that_loads(base_dir, tmp_path):
@@ -150,6 +64,7 @@ def test_uploaded_file_trains_to_an_adapter_that_loads(base_dir, tmp_path):
             suffix="capitals",
         )
         assert created.id.startswith("ftjob-") and created.status in ("queued", "running")
+        assert created.model_extra["owner"] == USER.address
         job = svc.wait(created.id)
         assert job.status == "succeeded", job.error
         assert job.fine_tuned_model == f"ft:{MODEL}:capitals:{job.id}"
@@ -200,6 +115,59 @@ def test_bad_requests_are_400_naming_the_param(base_dir, tmp_path):
         assert svc.client.fine_tuning.jobs.list().data == []
 
 
+def test_creating_a_job_needs_a_key_of_this_operator(base_dir, tmp_path):
+    with service(tmp_path, base_dir, start=False) as svc:
+        request = {"model": MODEL, "training_file": svc.upload()}
+        bare = requests.post(f"{svc.url}/v1/fine_tuning/jobs", json=request, timeout=10)
+        assert bare.status_code == 401
+        assert bare.json()["error"]["type"] == "authentication_error"
+        expired = make_api_key(USER, OPERATOR.address, CHAIN_ID, PAYMENTS, Wei(1), 1000)
+        other_chain = make_api_key(USER, OPERATOR.address, 1, PAYMENTS, Wei(1), 2**40)
+        for key in (
+            api_key(operator=OTHER_USER.address),  # a session another operator may charge
+            expired,
+            other_chain,
+            "ol1_not-a-key",
+        ):
+            with pytest.raises(openai.AuthenticationError):
+                svc.openai_client(key).fine_tuning.jobs.create(**request)
+        assert svc.client.fine_tuning.jobs.list().data == []
+
+
+def test_only_the_owner_may_cancel_and_reading_is_open(base_dir, tmp_path):
+    with service(tmp_path, base_dir, start=False) as svc:
+        job = svc.client.fine_tuning.jobs.create(model=MODEL, training_file=svc.upload())
+        other = svc.openai_client(api_key(OTHER_USER))
+        with pytest.raises(openai.PermissionDeniedError) as refused:
+            other.fine_tuning.jobs.cancel(job.id)
+        assert refused.value.code == "not_job_owner"
+        bare = requests.post(f"{svc.url}/v1/fine_tuning/jobs/{job.id}/cancel", timeout=10)
+        assert bare.status_code == 401
+        assert other.fine_tuning.jobs.retrieve(job.id).status == "queued"
+        listed = requests.get(f"{svc.url}/v1/fine_tuning/jobs", timeout=10).json()["data"]
+        assert [(j["id"], j["owner"]) for j in listed] == [(job.id, USER.address)]
+        assert svc.client.fine_tuning.jobs.cancel(job.id).status == "cancelled"
+
+
+def test_a_database_from_before_owners_opens_and_keeps_its_jobs(tmp_path):
+    old = sqlite3.connect(tmp_path / "jobs.sqlite")
+    old.executescript(SCHEMA.replace("    owner TEXT,\n", ""))
+    old.execute(
+        "INSERT INTO jobs (id, model, training_file, hyperparameters, config, status, created_at)"
+        " VALUES ('ftjob-old', 'm', 'file-x', '{}', '{}', 'succeeded', 1)"
+    )
+    old.commit()
+    old.close()
+    store = JobStore(tmp_path)
+    try:
+        assert store.get("ftjob-old").owner is None
+        new = store.create("m", "file-y", {}, {}, None, USER.address)
+        assert store.get(new.id).owner == USER.address
+    finally:
+        store.close()
+    assert JobStore(tmp_path).get(new.id).owner == USER.address  # migrated once, reopens
+
+
 def test_openai_hyperparameters_map_onto_the_defaults():
     resolved = resolve(
         {"n_epochs": "auto", "learning_rate_multiplier": 2, "lora_rank": 2}, DEFAULTS
@@ -208,6 +176,10 @@ def test_openai_hyperparameters_map_onto_the_defaults():
     assert resolved.config.learning_rate == 2 * DEFAULTS.learning_rate
     assert resolved.config.lora_rank == 2 and resolved.config.device == DEFAULTS.device
     assert resolved.shown["learning_rate_multiplier"] == 2
+    absolute = resolve({"learning_rate": 1e-3}, DEFAULTS)
+    assert absolute.config.learning_rate == 1e-3
+    with pytest.raises(InvalidHyperparameter):
+        resolve({"learning_rate": 1e-3, "learning_rate_multiplier": 2}, DEFAULTS)
 
 
 def test_unknown_job_is_404(base_dir, tmp_path):
@@ -294,4 +266,6 @@ def test_a_job_running_at_a_crash_resumes_from_its_checkpoint(base_dir, tmp_path
         assert job.status == "succeeded", job.error
         result = job.model_extra["result"]
         assert result["resumed_from_step"] >= 2 and result["steps"] == STEPS
+        messages = [e.message for e in svc.client.fine_tuning.jobs.list_events(job_id, limit=100)]
+        assert f"Resuming from the checkpoint at step {result['resumed_from_step']}" in messages
         assert svc.store.get(job_id).status == JobStatus.SUCCEEDED

@@ -55,7 +55,8 @@ def test_a_job_on_a_datanet_version_trains_on_its_contributions(tmp_path: Path) 
         resolved = resolve({}, DEFAULTS)
         spec = f"datanet:{datanet_id}@1"
         source.check(spec)
-        job = store.create("tiny", spec, resolved.shown, resolved.config.to_json(), None)
+        owner = DEV[1].address  # as the routes record the API key's user
+        job = store.create("tiny", spec, resolved.shown, resolved.config.to_json(), None, owner)
         models = {"tiny": build_tiny_model(tmp_path / "tiny")}
         worker = JobWorker(store, [source], models, tmp_path / "adapters")
         claimed = store.claim_next()
@@ -66,6 +67,7 @@ def test_a_job_on_a_datanet_version_trains_on_its_contributions(tmp_path: Path) 
 
     done = store.get(job.id)
     assert done.status == JobStatus.SUCCEEDED, done.error
+    assert done.owner == DEV[1].address
     manifest = done.result["manifest"]
     assert (manifest["datanet_id"], manifest["version"]) == (datanet_id, 1)
     assert [c["id"] for c in manifest["contributions"]] == sorted(ids)

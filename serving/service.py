@@ -15,12 +15,14 @@ from starlette.applications import Starlette
 from openledger.contracts.models import ModelRegistryClient
 from serving.api.app import build_app
 from serving.api.config import ApiLimits
-from serving.billing import EqualWeightsAttribution, OperatorCashier, ensure_operator
+from serving.billing import OperatorCashier, PoolAttribution, ensure_operator
+from serving.billing.report import AttributionReports
+from serving.billing.routes import attribution_routes
 from serving.catalog import OnChainCatalog
 from serving.chain import connect_contracts
 from serving.engine.loader import EngineConfig, LoadedEngine, load_engine
 from serving.exceptions import ServingError
-from serving.factory.data.store import ContributionStore
+from serving.factory.data.store import CONTRIBUTIONS_DIR, ContributionStore
 from serving.factory.service import Factory, build_factory
 from serving.lora.manager import sha256_file
 from serving.web import web_routes
@@ -131,10 +133,10 @@ def build_service(config: ServiceConfig) -> Service:
         base_weights_sha256=weights_sha256,
         refresh_s=config.refresh_s,
     ).start()
-    attribution = EqualWeightsAttribution(chain.models, chain.datanets)
-    cashier = OperatorCashier(chain.payments, attribution, config.data_dir / "billing").start()
+    pool = PoolAttribution(chain.models, chain.datanets)
+    cashier = OperatorCashier(chain.payments, pool, config.data_dir / "billing").start()
     limits = ApiLimits(max_model_len=loaded.engine.max_context, **config.limits)
-    contributions = ContributionStore(config.data_dir / "contributions")
+    contributions = ContributionStore(config.data_dir / CONTRIBUTIONS_DIR)
     factory = build_factory(
         chain,
         catalog,
@@ -154,7 +156,11 @@ def build_service(config: ServiceConfig) -> Service:
         loaded.adapters,
         limits=limits,
         contributions=contributions,
-        extra_routes=[*factory.routes, *web_routes(chain)],
+        extra_routes=[
+            *factory.routes,
+            *web_routes(chain),
+            *attribution_routes(AttributionReports(cashier, chain.datanets)),
+        ],
         extra_body_limits=factory.body_limits,
     )
     add_engine_gauges(app, loaded)

@@ -27,7 +27,7 @@ from serving.api.context import ApiContext, bearer_token
 from serving.api.errors import ApiError, to_api_error
 from serving.api.generation import Choice, Generation
 from serving.api.payment import Payment
-from serving.api.ports import ModelCard
+from serving.api.ports import AnsweredChoice, ModelCard
 from serving.api.prompts import chat_prompt, completion_budget, completion_prompts
 from serving.api.responses import ChatFormat, CompletionFormat, Format, Header, Usage
 from serving.api.schemas import (
@@ -157,8 +157,11 @@ class Exchange:
         return Header(response_id, self.created, self.plan.card.id)
 
     async def record(self) -> str:
-        texts = [choice.text.text for choice in self.generation.choices]
-        return await self.payment.record(self.provisional_id, self.plan.body, texts)
+        choices = [
+            AnsweredChoice(tuple(choice.request.prompt_ids), choice.text.text)
+            for choice in self.generation.choices
+        ]
+        return await self.payment.record(self.provisional_id, self.plan.body, choices)
 
     async def close(self) -> None:
         """Abort what still runs and give back an unrecorded charge; runs even when cancelled."""

@@ -23,7 +23,7 @@ import anyio
 from eth_utils import keccak
 from starlette.concurrency import run_in_threadpool
 
-from serving.api.ports import Cashier, Charge, ModelCard
+from serving.api.ports import AnsweredChoice, Cashier, Charge, ModelCard
 
 log = logging.getLogger("serving.api")
 
@@ -54,7 +54,7 @@ class Payment:
         """Reserve the price; raises `Unauthorized` or `PaymentRequired`."""
         return cls(cashier, card, await run_in_threadpool(cashier.authorize, api_key, card))
 
-    async def record(self, provisional_id: str, body: Any, texts: list[str]) -> str:
+    async def record(self, provisional_id: str, body: Any, choices: list[AnsweredChoice]) -> str:
         """Settle a complete answer; return the response id (the provisional one if free)."""
         if self.charge is None:
             return provisional_id
@@ -63,7 +63,8 @@ class Payment:
             self.charge,
             self.card,
             request_hash(provisional_id, body),
-            output_hash(texts),
+            output_hash([choice.text for choice in choices]),
+            choices,
         )
         self._settled = True
         return response_id

@@ -5,7 +5,7 @@ which adapter a `model` name means) and a cashier (who pays for a request). Each
 implementation; the protocols keep the HTTP layer testable on its own and the seams visible.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -72,6 +72,16 @@ class Charge:
     """Identifies the spending session the charge is made against."""
 
 
+@dataclass(frozen=True)
+class AnsweredChoice:
+    """One choice of a paid answer, as attribution scores it."""
+
+    prompt_ids: tuple[int, ...]
+    """The prompt exactly as the model saw it (chat template applied)."""
+    text: str
+    """The text returned to the client (after stop strings), which the output hash covers."""
+
+
 class Cashier(Protocol):
     def authorize(self, api_key: str | None, card: ModelCard) -> Charge | None:
         """Reserve the price of one call of `card` under `api_key`; None when it is free.
@@ -82,9 +92,15 @@ class Cashier(Protocol):
         ...
 
     def record(
-        self, charge: Charge, card: ModelCard, request_hash: bytes, output_hash: bytes
+        self,
+        charge: Charge,
+        card: ModelCard,
+        request_hash: bytes,
+        output_hash: bytes,
+        choices: Sequence[AnsweredChoice],
     ) -> str:
-        """Queue the answered request for on-chain settlement; return its response id."""
+        """Queue the answered request for attribution and on-chain settlement; return its
+        response id."""
         ...
 
     def cancel(self, charge: Charge) -> None:

@@ -4,7 +4,8 @@
 adapter) and two cached reads (session state, prepaid balance), minus everything already
 promised (`PendingBook`), so a user can never be served more than its session cap or its
 balance can pay. `record` makes the answer durable (`ResponseLedger`) before it returns a
-response id and hands it to the `Settler`; a restart re-queues every unsettled record.
+response id and hands it to the `Attributor`, which credits its contributions and passes it on
+to the `Settler`; a restart re-queues every unscored and every unsettled record.
 
 Free cards (price 0, or the base model, which has no on-chain adapter to settle) need no key:
 `authorize` returns None and nothing is recorded. `identify` checks a key as `authorize` does
@@ -18,12 +19,14 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
+from attribution.weights import Weights
 from openledger.contracts.payments import PaymentsClient, Session, SignedSession
 from openledger.types import Wei
-from serving.api.ports import Charge, ModelCard, PaymentRequired, Unauthorized
+from serving.api.ports import AnsweredChoice, Charge, ModelCard, PaymentRequired, Unauthorized
 from serving.billing.apikey import (
     PREFIX,
     MalformedKey,
@@ -31,7 +34,8 @@ from serving.billing.apikey import (
     recover_signer,
     session_digest,
 )
-from serving.billing.attribution import AttributionSource
+from serving.billing.attribution import AttributionSource, PoolAttribution
+from serving.billing.attributor import Attributor
 from serving.billing.ledger import ResponseLedger, ResponseRecord, Status
 from serving.billing.pending import PendingBook
 from serving.billing.reads import CachedReads
@@ -120,14 +124,16 @@ class OperatorCashier:
     def __init__(
         self,
         payments: PaymentsClient,
-        attribution: AttributionSource,
+        pool: PoolAttribution,
         data_dir: Path,
         policy: SettlementPolicy | None = None,
         cache_ttl_s: float = DEFAULT_CACHE_TTL_S,
         expiry_margin_s: int = DEFAULT_EXPIRY_MARGIN_S,
+        attribution: AttributionSource | None = None,
     ) -> None:
+        """`attribution` scores each answer (Proof of Attribution); without it, and whenever
+        it fails, `pool` credits the adapter's whole datanet version equally."""
         self.payments = payments
-        self.attribution = attribution
         self.operator = payments.transactor.sender
         self.chain_id = payments.transactor.chain_id()
         self.keys = SessionKeys(self.chain_id, payments.address, self.operator, expiry_margin_s)
@@ -135,21 +141,31 @@ class OperatorCashier:
         self.reads = CachedReads(payments, cache_ttl_s)
         self.book = PendingBook(horizon_s=cache_ttl_s + 1.0)
         self.settler = Settler(payments, self.ledger, policy or SettlementPolicy(), self._outcome)
+        self.attributor = Attributor(attribution or pool, pool, self.ledger, self.settler.submit)
         self._lock = threading.Lock()
         self._sessions: dict[bytes, SignedSession] = {}
         self._nonces: dict[tuple[str, int], bytes] = {}
         """(user, nonce) -> digest of the session we accepted for it; the chain binds a nonce
         only at the first settlement, so until then only this catches a second session."""
-        for record in self.ledger.pending():  # a restart: what was promised is still owed
-            self.book.reserve(record.session_digest, record.user, record.price)
-            self._remember(record.session_digest)
+        # A restart: what was promised is still owed, scored or not.
+        for record, choices in self.ledger.attributing():
+            self._owed(record)
+            self.attributor.submit(record, choices)
+        for record in self.ledger.pending():
+            self._owed(record)
             self.settler.submit(record)
+
+    def _owed(self, record: ResponseRecord) -> None:
+        self.book.reserve(record.session_digest, record.user, record.price)
+        self._remember(record.session_digest)
 
     def start(self) -> Self:
         self.settler.start()
+        self.attributor.start()
         return self
 
     def close(self) -> None:
+        self.attributor.close()
         self.settler.close()
         self.ledger.close()
 
@@ -204,14 +220,18 @@ class OperatorCashier:
         return Charge(user=session.user, price=price, session_key="0x" + digest.hex())
 
     def record(
-        self, charge: Charge, card: ModelCard, request_hash: bytes, output_hash: bytes
+        self,
+        charge: Charge,
+        card: ModelCard,
+        request_hash: bytes,
+        output_hash: bytes,
+        choices: Sequence[AnsweredChoice] = (),
     ) -> str:
         digest = bytes.fromhex(charge.session_key.removeprefix("0x"))
         with self._lock:
             signed = self._sessions.get(digest)
         if signed is None or card.onchain_id is None:
             raise ValueError(f"no authorized charge for session {charge.session_key}")
-        attribution = self.attribution.attribute(card.onchain_id, request_hash, output_hash)
         record = ResponseRecord(
             response_id="resp_" + secrets.token_hex(16),
             created_at=int(time.time()),
@@ -221,11 +241,12 @@ class OperatorCashier:
             request_hash=request_hash,
             output_hash=output_hash,
             price=Wei(charge.price),
-            contribution_ids=attribution.contribution_ids,
-            weights=attribution.weights,
+            contribution_ids=(),
+            weights=(),
+            status=Status.ATTRIBUTING,
         )
         self.ledger.add_session(digest, signed)
-        earlier = self.ledger.add(record)
+        earlier = self.ledger.add(record, choices)
         if earlier is not None:
             self.book.release(digest, charge.user, charge.price)
             log.warning(
@@ -234,7 +255,7 @@ class OperatorCashier:
                 earlier.response_id,
             )
             return earlier.response_id
-        self.settler.submit(record)
+        self.attributor.submit(record, choices)
         return record.response_id
 
     def cancel(self, charge: Charge) -> None:
@@ -251,9 +272,16 @@ class OperatorCashier:
         """The stored record of a response (its settlement once settled), or None."""
         return self.ledger.get(response_id)
 
-    def flush(self) -> int:
-        """Settle what is queued now, without waiting for the batch policy; return how many
-        records are still waiting (the node or the operator could not settle them)."""
+    def credit(self, response_id: str) -> Weights | None:
+        """How the response's contributions were credited, or None before attribution."""
+        return self.ledger.credit(response_id)
+
+    def flush(self, timeout: float = 60.0) -> int:
+        """Attribute and settle what is queued now, without waiting for the batch policy;
+        return how many records are still waiting (unscored, or the node or the operator
+        could not settle them)."""
+        if not self.attributor.wait_idle(timeout):
+            return len(self.ledger.attributing()) + self.settler.flush()
         return self.settler.flush()
 
     # Internals

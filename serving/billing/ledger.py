@@ -7,6 +7,10 @@ A record sent in a transaction whose outcome was never seen keeps `submitted_blo
 (or the next try) the settler asks the contract whether its request hash was settled before
 sending it again, which is what makes a restart never double-charge.
 
+Each record keeps the answer it was given (prompt token ids and text per choice): attribution
+scores it after `record` returns, off the request's path, and a restart resumes what was not
+scored yet. The scores and weights it decided stay beside the record, for audits.
+
 Wei amounts are stored as decimal text: sqlite integers stop at 2**63 wei (about 9.2 OPEN).
 """
 
@@ -15,12 +19,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
+from attribution.weights import Basis, Weights
 from openledger.contracts.payments import Session, SignedSession
 from openledger.types import Wei
+from serving.api.ports import AnsweredChoice
 
 DB_FILE = "billing.sqlite3"
 
@@ -54,10 +62,22 @@ CREATE TABLE IF NOT EXISTS responses (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS responses_pending ON responses(status) WHERE status = 'pending';
+CREATE TABLE IF NOT EXISTS answers (
+    response_id TEXT PRIMARY KEY REFERENCES responses(response_id),
+    choices TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attributions (
+    response_id TEXT PRIMARY KEY REFERENCES responses(response_id),
+    method TEXT NOT NULL,
+    basis TEXT NOT NULL,
+    scores TEXT NOT NULL
+);
 """
 
 
 class Status(StrEnum):
+    ATTRIBUTING = "attributing"
+    """Recorded; its contributions are being scored (no weights yet), then it is pending."""
     PENDING = "pending"
     """Recorded, not settled yet (maybe sent, see `submitted_block`)."""
     SETTLED = "settled"
@@ -81,6 +101,7 @@ class ResponseRecord:
     price: Wei
     """The price authorized; the fee charged (`fee`) is the adapter's price at settlement."""
     contribution_ids: tuple[int, ...]
+    """Empty while attributing."""
     weights: tuple[int, ...]
     status: Status = Status.PENDING
     submitted_block: int | None = None
@@ -89,6 +110,12 @@ class ResponseRecord:
     inference_id: int | None = None
     fee: Wei | None = None
     error: str | None = None
+
+
+def _choices(encoded: str | None) -> list[AnsweredChoice]:
+    if encoded is None:
+        return []
+    return [AnsweredChoice(tuple(c["prompt_ids"]), c["text"]) for c in json.loads(encoded)]
 
 
 def _record(row: sqlite3.Row) -> ResponseRecord:
@@ -130,6 +157,17 @@ class ResponseLedger:
         with self._lock:
             self._db.close()
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Several statements committed together or not at all (the caller holds the lock)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     # sessions
 
     def add_session(self, digest: bytes, signed: SignedSession) -> None:
@@ -166,28 +204,37 @@ class ResponseLedger:
 
     # responses
 
-    def add(self, record: ResponseRecord) -> ResponseRecord | None:
-        """Store a new record; if its request hash is already recorded, store nothing and
-        return the earlier record (the contract would refuse the hash a second time)."""
+    def add(
+        self, record: ResponseRecord, choices: Sequence[AnsweredChoice] = ()
+    ) -> ResponseRecord | None:
+        """Store a new record with the answer it was given (what attribution scores); if its
+        request hash is already recorded, store nothing and return the earlier record (the
+        contract would refuse the hash a second time)."""
         with self._lock:
             try:
-                self._db.execute(
-                    "INSERT INTO responses VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)",
-                    (
-                        record.response_id,
-                        record.created_at,
-                        record.session_digest,
-                        record.user,
-                        record.adapter_id,
-                        record.request_hash,
-                        record.output_hash,
-                        str(record.price),
-                        json.dumps(list(record.contribution_ids)),
-                        json.dumps(list(record.weights)),
-                        record.status.value,
-                    ),
-                )
+                with self._transaction():
+                    self._db.execute(
+                        "INSERT INTO responses VALUES "
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)",
+                        (
+                            record.response_id,
+                            record.created_at,
+                            record.session_digest,
+                            record.user,
+                            record.adapter_id,
+                            record.request_hash,
+                            record.output_hash,
+                            str(record.price),
+                            json.dumps(list(record.contribution_ids)),
+                            json.dumps(list(record.weights)),
+                            record.status.value,
+                        ),
+                    )
+                    if choices:
+                        self._db.execute(
+                            "INSERT INTO answers VALUES (?, ?)",
+                            (record.response_id, json.dumps([asdict(c) for c in choices])),
+                        )
                 return None
             except sqlite3.IntegrityError:
                 row = self._db.execute(
@@ -211,6 +258,62 @@ class ResponseLedger:
                 "SELECT * FROM responses WHERE status = 'pending' ORDER BY created_at, rowid"
             ).fetchall()
         return [_record(row) for row in rows]
+
+    def attributing(self) -> list[tuple[ResponseRecord, list[AnsweredChoice]]]:
+        """Records still to attribute, oldest first, with their answers: a restart's queue."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT responses.*, answers.choices FROM responses LEFT JOIN answers "
+                "USING (response_id) WHERE status = 'attributing' "
+                "ORDER BY responses.created_at, responses.rowid"
+            ).fetchall()
+        return [(_record(row), _choices(row["choices"])) for row in rows]
+
+    def set_attribution(self, record: ResponseRecord, credit: Weights) -> ResponseRecord:
+        """Store the credit of an attributing record, which becomes pending (to settle)."""
+        ids, weights = json.dumps(list(credit.contribution_ids)), json.dumps(list(credit.weights))
+        scores = json.dumps({str(cid): score for cid, score in credit.scores.items()})
+        with self._lock, self._transaction():
+            self._db.execute(
+                "UPDATE responses SET contribution_ids = ?, weights = ?, status = 'pending' "
+                "WHERE response_id = ? AND status = 'attributing'",
+                (ids, weights, record.response_id),
+            )
+            self._db.execute(
+                "INSERT OR REPLACE INTO attributions VALUES (?, ?, ?, ?)",
+                (record.response_id, credit.method, credit.basis.value, scores),
+            )
+        return replace(
+            record,
+            contribution_ids=credit.contribution_ids,
+            weights=credit.weights,
+            status=Status.PENDING,
+        )
+
+    def credit(self, response_id: str) -> Weights | None:
+        """How a record's contributions were credited, or None before attribution."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT responses.contribution_ids, responses.weights, attributions.* "
+                "FROM attributions JOIN responses USING (response_id) WHERE response_id = ?",
+                (response_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return Weights(
+            tuple(json.loads(row["contribution_ids"])),
+            tuple(json.loads(row["weights"])),
+            Basis(row["basis"]),
+            row["method"],
+            {int(cid): score for cid, score in json.loads(row["scores"]).items()},
+        )
+
+    def answer(self, response_id: str) -> list[AnsweredChoice]:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT choices FROM answers WHERE response_id = ?", (response_id,)
+            ).fetchone()
+        return [] if row is None else _choices(row["choices"])
 
     def mark_submitted(self, records: list[ResponseRecord], block: int) -> list[ResponseRecord]:
         """Note that the records are about to be sent; the first such block is kept, so a

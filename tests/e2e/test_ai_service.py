@@ -158,6 +158,20 @@ def test_a_paid_answer_is_settled_on_chain(devnet: Devnet, service: DemoService)
     wait_for(settled)
     assert payments.balance_of(user) <= before - PRICE
 
+    def attribution() -> dict:
+        report = requests.get(f"{service.api}/attribution/{answer.id}", timeout=10).json()
+        return report if report["settlement"]["tx_hash"] else {}
+
+    report = wait_for(attribution)
+    demo_contributors = {dev_account(index).address for index in (2, 3, 4)}
+    assert (report["response_id"], report["status"]) == (answer.id, "settled")
+    assert (report["method"], report["basis"]) == ("pool", "pool")  # an uploaded adapter
+    assert {c["contributor"] for c in report["contributions"]} == demo_contributors
+    assert [c["weight"] for c in report["contributions"]] == [1, 1, 1]
+    missing = requests.get(f"{service.api}/attribution/resp_unknown", timeout=10)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "response_not_found"
+
 
 def test_an_adapter_with_a_wrong_hash_is_never_served(devnet: Devnet, service: DemoService) -> None:
     owner = clients(devnet, dev_account(0))

@@ -11,7 +11,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import httpx2
@@ -25,7 +25,14 @@ from transformers import PreTrainedTokenizerFast
 from openledger.contracts.exceptions import RpcFailed
 from serving.api.app import build_app
 from serving.api.config import ApiLimits
-from serving.api.ports import Charge, ModelCard, PaymentRequired, Unauthorized, UnknownModel
+from serving.api.ports import (
+    AnsweredChoice,
+    Charge,
+    ModelCard,
+    PaymentRequired,
+    Unauthorized,
+    UnknownModel,
+)
 from serving.engine.request import FinishReason, GenerationRequest, TokenEvent
 from serving.lora.manager import AdapterManager, UnknownAdapter
 from serving.tiny_model import train_tokenizer
@@ -128,8 +135,15 @@ class Cashier:
             raise Unauthorized("invalid API key")
         return Charge("0xuser", card.price_per_call, f"session-{len(self.records)}")
 
-    def record(self, charge: Charge, card: ModelCard, request_hash: bytes, output_hash: bytes):
-        self.records.append((charge, card, request_hash, output_hash))
+    def record(
+        self,
+        charge: Charge,
+        card: ModelCard,
+        request_hash: bytes,
+        output_hash: bytes,
+        choices: Sequence[AnsweredChoice],
+    ):
+        self.records.append((charge, card, request_hash, output_hash, list(choices)))
         return f"0x{len(self.records):064x}"
 
     def cancel(self, charge: Charge) -> None:
@@ -675,8 +689,10 @@ def test_paid_answer_is_recorded_with_its_hashes(serve, tokenizer):
         model="adapter-1", prompt="The", max_tokens=4, n=2, seed=1
     )
     result = raw.parse()
-    ((charge, card, request_hash, output_hash),) = service.cashier.records
+    ((charge, card, request_hash, output_hash, choices),) = service.cashier.records
     assert card == PAID and charge.price == PAID.price_per_call
+    prompt_ids = tuple(tokenizer("The").input_ids)
+    assert choices == [AnsweredChoice(prompt_ids, c.text) for c in result.choices]
     assert result.id == raw.headers["openledger-response-id"] == f"0x{1:064x}"
     texts = json.dumps([c.text for c in result.choices], separators=(",", ":"), ensure_ascii=False)
     assert output_hash == keccak(texts.encode())

@@ -12,7 +12,7 @@ import itertools
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,14 +22,15 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.logs import DISCARD
 
+from attribution.weights import Basis, Weights
 from openledger.contracts.deploy import DEPLOYMENT_FILE
 from openledger.contracts.payments import Session, SignedSession, sign_session
 from openledger.types import Wei
-from serving.api.ports import Charge, ModelCard, PaymentRequired, Unauthorized
+from serving.api.ports import AnsweredChoice, Charge, ModelCard, PaymentRequired, Unauthorized
 from serving.billing import (
-    EqualWeightsAttribution,
     MalformedKey,
     OperatorCashier,
+    PoolAttribution,
     SettlementPolicy,
     Status,
     decode_api_key,
@@ -44,6 +45,7 @@ from tests.helpers.devnet import Devnet
 from tests.serving.onchain import DEV, OPEN, Datanet, approved_datanet, clients
 
 PRICE = 10**15
+UNSETTLED = (Status.ATTRIBUTING, Status.PENDING)
 HOUR = 3600
 PAYMENTS_ADDRESS = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
 """Any address: key encoding does not care which contract signed sessions are for."""
@@ -113,7 +115,7 @@ def cashier(world: World, tmp_path: Path) -> Iterator[OperatorCashier]:
 
 def open_cashier(world: World, data_dir: Path) -> OperatorCashier:
     chain = world.operator
-    attribution = EqualWeightsAttribution(chain.models, chain.datanets)
+    attribution = PoolAttribution(chain.models, chain.datanets)
     return OperatorCashier(chain.payments, attribution, data_dir, NEVER)
 
 
@@ -248,7 +250,7 @@ def test_record_settles_many_requests_in_one_transaction(
     user, chain = fresh_user(world, deposit=10 * PRICE)
     key = key_for(world, user)
     served = [serve(cashier, key, world.adapter) for _ in range(3)]
-    assert all(cashier.lookup(r).status is Status.PENDING for r, _, _ in served)  # type: ignore[union-attr]
+    assert all(cashier.lookup(r).status in UNSETTLED for r, _, _ in served)  # type: ignore[union-attr]
 
     assert cashier.flush() == 0
 
@@ -273,6 +275,8 @@ def test_record_settles_many_requests_in_one_transaction(
         PRICE,
     )
     assert first.contribution_ids == world.datanet.contribution_ids and first.weights == (1, 1)
+    credit = cashier.credit(first.response_id)
+    assert credit is not None and (credit.method, credit.basis) == ("pool", Basis.POOL)
     ids = [r.inference_id for r in records if r is not None]
     assert ids == [e.args.inferenceId for e in events]
     assert cashier.lookup("resp_unknown") is None
@@ -322,19 +326,63 @@ def test_same_request_hash_is_recorded_once(world: World, cashier: OperatorCashi
 def test_background_thread_settles_a_full_batch(world: World, tmp_path: Path) -> None:
     user, chain = fresh_user(world, deposit=10 * PRICE)
     chain_ops = world.operator
-    attribution = EqualWeightsAttribution(chain_ops.models, chain_ops.datanets)
+    attribution = PoolAttribution(chain_ops.models, chain_ops.datanets)
     policy = SettlementPolicy(max_batch=2, max_wait_s=3600, retry_s=3600)
     with OperatorCashier(chain_ops.payments, attribution, tmp_path, policy) as cashier:
         key = key_for(world, user)
         served = [serve(cashier, key, world.adapter)[0] for _ in range(2)]
         deadline = time.monotonic() + 10
-        while any(cashier.lookup(r).status is Status.PENDING for r in served):  # type: ignore[union-attr]
+        while any(cashier.lookup(r).status in UNSETTLED for r in served):  # type: ignore[union-attr]
             assert time.monotonic() < deadline, "the full batch was not sent"
             time.sleep(0.05)
     assert chain.payments.balance_of(user.address) == 8 * PRICE
 
 
+class BrokenScorer:
+    """An attribution source whose every call fails, as a corrupt attribution file would."""
+
+    def attribute(self, adapter_id: int, choices: Sequence[AnsweredChoice]) -> Weights:
+        raise RuntimeError("attribution file unreadable")
+
+
+@pytest.mark.slow
+def test_a_scorer_that_fails_credits_the_datanet_pool(world: World, tmp_path: Path) -> None:
+    user, chain = fresh_user(world, deposit=10 * PRICE)
+    ops = world.operator
+    pool = PoolAttribution(ops.models, ops.datanets)
+    broken = BrokenScorer()
+    with OperatorCashier(ops.payments, pool, tmp_path, NEVER, attribution=broken) as cashier:
+        response_id = serve(cashier, key_for(world, user), world.adapter)[0]
+        assert cashier.flush() == 0
+        record = cashier.lookup(response_id)
+        assert record is not None and record.status is Status.SETTLED
+        assert record.contribution_ids == world.datanet.contribution_ids
+        assert cashier.credit(response_id).basis is Basis.POOL  # type: ignore[union-attr]
+    assert chain.payments.balance_of(user.address) == 9 * PRICE
+
+
 # --- restarts -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_an_answer_recorded_but_not_attributed_is_attributed_after_a_restart(
+    world: World, tmp_path: Path
+) -> None:
+    """The attributor never ran (a crash right after `record`): the answer is not lost."""
+    user, chain = fresh_user(world, deposit=10 * PRICE)
+    before = open_cashier(world, tmp_path)  # not started: nothing scores or settles
+    response_id = serve(before, key_for(world, user), world.adapter)[0]
+    before.close()
+    ledger = sqlite3.connect(tmp_path / DB_FILE)
+    ((status,),) = ledger.execute("SELECT status FROM responses").fetchall()
+    ledger.close()
+    assert status == Status.ATTRIBUTING
+    with open_cashier(world, tmp_path) as after:
+        assert after.flush() == 0
+        record = after.lookup(response_id)
+        assert record is not None and record.status is Status.SETTLED
+        assert after.credit(response_id) is not None
+    assert chain.payments.balance_of(user.address) == 9 * PRICE
 
 
 @pytest.mark.slow
@@ -392,7 +440,7 @@ def test_settlement_waits_for_the_operator_to_register(world: World, tmp_path: P
     registers it once, with the minimum stake."""
     account, operator = fresh_user(world)
     user, chain = fresh_user(world, deposit=10 * PRICE)
-    attribution = EqualWeightsAttribution(operator.models, operator.datanets)
+    attribution = PoolAttribution(operator.models, operator.datanets)
     with OperatorCashier(operator.payments, attribution, tmp_path, NEVER) as cashier:
         key = key_for(world, user, operator=account.address)
         response_id = serve(cashier, key, world.adapter)[0]

@@ -12,10 +12,13 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
+from attribution.pool import DatanetPool
+from attribution.source import ProofOfAttribution
+from attribution.store import AttributionStore
 from openledger.contracts.models import ModelRegistryClient
 from serving.api.app import build_app
 from serving.api.config import ApiLimits
-from serving.billing import OperatorCashier, PoolAttribution, ensure_operator
+from serving.billing import OperatorCashier, ensure_operator
 from serving.billing.report import AttributionReports
 from serving.billing.routes import attribution_routes
 from serving.catalog import OnChainCatalog
@@ -30,6 +33,8 @@ from serving.web import web_routes
 log = logging.getLogger(__name__)
 
 BASE_WEIGHTS_FILE = "model.safetensors"
+ATTRIBUTION_DIR = "attribution"
+"""Each trained adapter's attribution data, under the service's data directory."""
 
 
 class BaseModelNotRegistered(ServingError):
@@ -133,8 +138,18 @@ def build_service(config: ServiceConfig) -> Service:
         base_weights_sha256=weights_sha256,
         refresh_s=config.refresh_s,
     ).start()
-    pool = PoolAttribution(chain.models, chain.datanets)
-    cashier = OperatorCashier(chain.payments, pool, config.data_dir / "billing").start()
+    pool = DatanetPool(chain.models, chain.datanets)
+    attribution_data = AttributionStore(config.data_dir / ATTRIBUTION_DIR)
+    proof = ProofOfAttribution(
+        chain.models,
+        pool,
+        attribution_data,
+        adapter_dir=lambda sha256: loaded.adapters.store / sha256,
+        base_model=config.base_model,
+    )
+    cashier = OperatorCashier(
+        chain.payments, pool, config.data_dir / "billing", attribution=proof
+    ).start()
     limits = ApiLimits(max_model_len=loaded.engine.max_context, **config.limits)
     contributions = ContributionStore(config.data_dir / CONTRIBUTIONS_DIR)
     factory = build_factory(
@@ -147,6 +162,7 @@ def build_service(config: ServiceConfig) -> Service:
         config.data_dir,
         config.fine_tune_price,
         cashier.identify,
+        attribution_data,
     )
     app = build_app(
         loaded.engine,

@@ -6,8 +6,11 @@ the exact contribution ids) and what one call costs, so a settlement can be chec
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from eth_utils import keccak
 
 from openledger.contracts.artifacts import MODEL_REGISTRY
 from openledger.contracts.client import ContractClient, Transacted
@@ -15,6 +18,16 @@ from openledger.contracts.transactor import Receipt
 from openledger.types import Wei
 
 NO_MANIFEST = bytes(32)
+
+
+def manifest_hash(contribution_ids: Iterable[int]) -> bytes:
+    """keccak256(abi.encodePacked(uint256[] ids)) over the ids in ascending order: the
+    concatenated 32-byte big-endian ids (`encodePacked` pads array elements and writes no
+    length). Anyone can recompute it from an adapter's training manifest."""
+    ids = sorted(contribution_ids)
+    if len(set(ids)) != len(ids):
+        raise ValueError("a manifest lists each contribution once")
+    return keccak(b"".join(i.to_bytes(32, "big") for i in ids))
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,14 @@
 - :mod:`~serving.billing.ledger`: the durable record of every paid response;
 - :mod:`~serving.billing.settler`: `settleBatch` in a thread, splitting reverted batches;
 - :mod:`~serving.billing.attribution`: contributions credited per answer (the port Proof of
-  Attribution plugs into, and the equal split of the Datanet pool);
+  Attribution plugs into);
 - :mod:`~serving.billing.attributor`: scoring recorded answers in a thread, before settlement;
 - :mod:`~serving.billing.operator`: registering the operator with stake.
 """
 
 from serving.api.ports import AnsweredChoice
 from serving.billing.apikey import MalformedKey, decode_api_key, encode_api_key, make_api_key
-from serving.billing.attribution import AttributionSource, PoolAttribution
+from serving.billing.attribution import AttributionSource
 from serving.billing.cashier import OperatorCashier
 from serving.billing.ledger import ResponseRecord, Status
 from serving.billing.operator import OperatorStatus, OperatorUnavailable, ensure_operator
@@ -28,7 +28,6 @@ __all__ = [
     "OperatorCashier",
     "OperatorStatus",
     "OperatorUnavailable",
-    "PoolAttribution",
     "ResponseRecord",
     "SettlementPolicy",
     "Status",

@@ -16,9 +16,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from attribution.pool import DatanetPool
 from attribution.weights import Weights
 from serving.api.ports import AnsweredChoice
-from serving.billing.attribution import AttributionSource, PoolAttribution
+from serving.billing.attribution import AttributionSource
 from serving.billing.ledger import ResponseLedger, ResponseRecord
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class Attributor:
     def __init__(
         self,
         source: AttributionSource,
-        fallback: PoolAttribution,
+        fallback: DatanetPool,
         ledger: ResponseLedger,
         on_attributed: Callable[[ResponseRecord], None],
     ) -> None:

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
+from attribution.pool import DatanetPool
 from attribution.weights import Weights
 from openledger.contracts.payments import PaymentsClient, Session, SignedSession
 from openledger.types import Wei
@@ -34,7 +35,7 @@ from serving.billing.apikey import (
     recover_signer,
     session_digest,
 )
-from serving.billing.attribution import AttributionSource, PoolAttribution
+from serving.billing.attribution import AttributionSource
 from serving.billing.attributor import Attributor
 from serving.billing.ledger import ResponseLedger, ResponseRecord, Status
 from serving.billing.pending import PendingBook
@@ -124,7 +125,7 @@ class OperatorCashier:
     def __init__(
         self,
         payments: PaymentsClient,
-        pool: PoolAttribution,
+        pool: DatanetPool,
         data_dir: Path,
         policy: SettlementPolicy | None = None,
         cache_ttl_s: float = DEFAULT_CACHE_TTL_S,

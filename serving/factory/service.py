@@ -11,8 +11,10 @@ from pathlib import Path
 
 from starlette.routing import Route
 
+from attribution.store import AttributionStore
 from serving.catalog import ContentStore, OnChainCatalog
 from serving.chain import ChainClients
+from serving.factory.attribution import AttributionBuilder
 from serving.factory.data.routes import multipart_limit
 from serving.factory.data.store import ContributionStore
 from serving.factory.jobs.routes import FILES_PATH, Identify, file_routes, fine_tuning_routes
@@ -51,9 +53,11 @@ def build_factory(
     data_dir: Path,
     price_per_call: int,
     identify: Identify,
+    attribution: AttributionStore,
 ) -> Factory:
     """Jobs train the served base model, named as `/v1/models` names it; `identify` (the
-    cashier's) says whose API key creates or cancels a job."""
+    cashier's) says whose API key creates or cancels a job; each trained adapter's attribution
+    data goes to `attribution`."""
     base_name = catalog.models()[0].id
     jobs = JobStore(data_dir / "jobs")
     sources = [UploadedFileSource(contributions), DatanetSource(chain.datanets, contributions)]
@@ -61,7 +65,14 @@ def build_factory(
         chain.models, base_model_id, ContentStore(catalog.manager.store), catalog, price_per_call
     )
     base_models = {base_name: base_model}
-    worker = JobWorker(jobs, sources, base_models, data_dir / "jobs" / "runs", on_success=publish)
+    worker = JobWorker(
+        jobs,
+        sources,
+        base_models,
+        data_dir / "jobs" / "runs",
+        on_success=publish,
+        attribution=AttributionBuilder(attribution),
+    )
     defaults = TrainingConfig(max_length=min(512, max_context), checkpoint_every=CHECKPOINT_EVERY)
     routes = file_routes(contributions) + fine_tuning_routes(
         jobs, sources, base_models, defaults, worker.wake, identify

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +25,7 @@ from serving.catalog import ContentStore
 from serving.demo import PRICE, dev_account
 from serving.random_adapter import random_lora_adapter
 from tests.helpers.ai_service import DemoService
-from tests.helpers.devnet import Devnet
+from tests.helpers.devnet import OPENLEDGER_BIN, Devnet
 from tests.helpers.waiting import wait_for
 from tests.serving.onchain import clients
 
@@ -172,6 +173,20 @@ def test_a_paid_answer_is_settled_on_chain(devnet: Devnet, service: DemoService)
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "response_not_found"
 
+    shown = attribution_cli(service, answer.id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == report
+    table = attribution_cli(service, answer.id)
+    assert report["settlement"]["tx_hash"] in table.stdout
+    assert all(c["contributor"] in table.stdout for c in report["contributions"])
+    unknown = attribution_cli(service, "resp_unknown")
+    assert unknown.returncode == 2 and "resp_unknown" in unknown.stderr
+
+
+def attribution_cli(service: DemoService, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(OPENLEDGER_BIN), "attribution", "show", "--service", service.root, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
 
 def test_an_adapter_with_a_wrong_hash_is_never_served(devnet: Devnet, service: DemoService) -> None:
     owner = clients(devnet, dev_account(0))
@@ -256,3 +271,23 @@ def test_a_fine_tune_on_a_datanet_version_is_registered_and_served(
     answer = client.completions.create(model=published["model"], prompt="Name city 1", max_tokens=4)
     assert answer.usage.completion_tokens > 0
     assert any(e.message for e in client.fine_tuning.jobs.list_events(job.id).data)
+
+    # Proof of Attribution: the trained adapter carries gradient features, so its paid answer
+    # is scored (not pooled), over exactly the contributions it was trained on.
+    built = done.model_extra["result"]["attribution"]
+    assert (built["method"], built["contributions"]) == ("trak", 3)
+
+    def scored() -> dict:
+        report = requests.get(f"{service.api}/attribution/{answer.id}", timeout=10).json()
+        return report if report["settlement"]["tx_hash"] else {}
+
+    report = wait_for(scored)
+    assert report["method"] == "trak"
+    listed = {c["contribution_id"] for c in report["contributions"]}
+    assert listed == set(contribution_ids)
+    paid = [c for c in report["contributions"] if c["weight"] > 0]
+    if report["basis"] == "influence":
+        assert sum(c["weight"] for c in paid) == 1_000_000
+        assert all(c["score"] > 0 for c in paid)
+    else:
+        assert report["basis"] == "pool" and len(paid) == 3

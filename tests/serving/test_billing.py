@@ -22,6 +22,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.logs import DISCARD
 
+from attribution.pool import DatanetPool
 from attribution.weights import Basis, Weights
 from openledger.contracts.deploy import DEPLOYMENT_FILE
 from openledger.contracts.payments import Session, SignedSession, sign_session
@@ -30,7 +31,6 @@ from serving.api.ports import AnsweredChoice, Charge, ModelCard, PaymentRequired
 from serving.billing import (
     MalformedKey,
     OperatorCashier,
-    PoolAttribution,
     SettlementPolicy,
     Status,
     decode_api_key,
@@ -115,7 +115,7 @@ def cashier(world: World, tmp_path: Path) -> Iterator[OperatorCashier]:
 
 def open_cashier(world: World, data_dir: Path) -> OperatorCashier:
     chain = world.operator
-    attribution = PoolAttribution(chain.models, chain.datanets)
+    attribution = DatanetPool(chain.models, chain.datanets)
     return OperatorCashier(chain.payments, attribution, data_dir, NEVER)
 
 
@@ -326,7 +326,7 @@ def test_same_request_hash_is_recorded_once(world: World, cashier: OperatorCashi
 def test_background_thread_settles_a_full_batch(world: World, tmp_path: Path) -> None:
     user, chain = fresh_user(world, deposit=10 * PRICE)
     chain_ops = world.operator
-    attribution = PoolAttribution(chain_ops.models, chain_ops.datanets)
+    attribution = DatanetPool(chain_ops.models, chain_ops.datanets)
     policy = SettlementPolicy(max_batch=2, max_wait_s=3600, retry_s=3600)
     with OperatorCashier(chain_ops.payments, attribution, tmp_path, policy) as cashier:
         key = key_for(world, user)
@@ -349,7 +349,7 @@ class BrokenScorer:
 def test_a_scorer_that_fails_credits_the_datanet_pool(world: World, tmp_path: Path) -> None:
     user, chain = fresh_user(world, deposit=10 * PRICE)
     ops = world.operator
-    pool = PoolAttribution(ops.models, ops.datanets)
+    pool = DatanetPool(ops.models, ops.datanets)
     broken = BrokenScorer()
     with OperatorCashier(ops.payments, pool, tmp_path, NEVER, attribution=broken) as cashier:
         response_id = serve(cashier, key_for(world, user), world.adapter)[0]
@@ -440,7 +440,7 @@ def test_settlement_waits_for_the_operator_to_register(world: World, tmp_path: P
     registers it once, with the minimum stake."""
     account, operator = fresh_user(world)
     user, chain = fresh_user(world, deposit=10 * PRICE)
-    attribution = PoolAttribution(operator.models, operator.datanets)
+    attribution = DatanetPool(operator.models, operator.datanets)
     with OperatorCashier(operator.payments, attribution, tmp_path, NEVER) as cashier:
         key = key_for(world, user, operator=account.address)
         response_id = serve(cashier, key, world.adapter)[0]

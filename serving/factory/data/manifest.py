@@ -1,30 +1,21 @@
 """The training manifest: exactly which contributions an adapter was trained on, and its hash.
 
-``manifest_hash(ids) = keccak256(abi.encodePacked(uint256[] ids))`` over the ids in ascending
-order, i.e. keccak256 of the concatenated 32-byte big-endian ids (``encodePacked`` pads array
-elements to 32 bytes and writes no length). It is what ``ModelRegistry.registerAdapter`` takes as
-``manifestHash`` (docs/contracts.md), so anyone can recompute it from an adapter's Datanet
-version and check that the adapter's owner claims the contributions it was trained on. It also
-seeds the held-out split, so the same contributions always give the same split.
+Its hash (``openledger.contracts.models.manifest_hash``) is what ``ModelRegistry.registerAdapter``
+takes as ``manifestHash`` (docs/contracts.md), so anyone can recompute it from an adapter's
+Datanet version and check that the adapter's owner claims the contributions it was trained on.
+It also seeds the held-out split, so the same contributions always give the same split.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import keccak
 
+from openledger.contracts.models import manifest_hash
 from serving.factory.data.formats import Example, Format
-
-
-def manifest_hash(contribution_ids: Iterable[int]) -> bytes:
-    """keccak256(abi.encodePacked(uint256[] ids)), ids sorted ascending (duplicates refused)."""
-    ids = sorted(contribution_ids)
-    if len(set(ids)) != len(ids):
-        raise ValueError("a manifest lists each contribution once")
-    return keccak(b"".join(i.to_bytes(32, "big") for i in ids))
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from serving.factory.training import (
     TrainingCancelled,
     TrainingConfig,
     TrainingDataError,
+    TrainingExample,
     TrainingResult,
     train,
 )
@@ -43,6 +44,12 @@ from serving.factory.training.checkpoint import latest_checkpoint, read_state
 
 log = logging.getLogger("serving.factory.jobs")
 
+AttributionHook = Callable[
+    [TrainingResult, Sequence[TrainingExample], TrainingManifest], Mapping[str, Any]
+]
+"""Called after training with the examples trained on, before `SuccessHook`: builds what Proof
+of Attribution needs; what it returns is recorded under the result's ``attribution``. If it
+raises, the job still succeeds (its answers then credit the Datanet pool) and says so."""
 SuccessHook = Callable[[Job, TrainingResult, TrainingManifest], Mapping[str, Any] | None]
 """Called with a succeeded job and its result (registration on chain, loading into serving);
 what it returns is recorded under the result's ``hook``; if it raises, the job fails with its
@@ -65,6 +72,7 @@ class JobWorker:
         output_root: Path,
         *,
         on_success: SuccessHook | None = None,
+        attribution: AttributionHook | None = None,
         flush_seconds: float = 1.0,
         idle_poll_seconds: float = 1.0,
     ) -> None:
@@ -73,6 +81,7 @@ class JobWorker:
         self.base_models = base_models
         self.output_root = Path(output_root)
         self.on_success = on_success
+        self.attribution = attribution
         self.flush_seconds = flush_seconds
         self.idle_poll_seconds = idle_poll_seconds
         self._stopping = threading.Event()
@@ -117,7 +126,7 @@ class JobWorker:
         if checkpoint is not None:  # a restart: say where it continues, for the job's events
             events.message(f"Resuming from the checkpoint at step {read_state(checkpoint).step}")
         try:
-            result, manifest = self._train(job, events.progress)
+            result, examples, manifest = self._train(job, events.progress)
         except TrainingCancelled as exc:
             events.flush()
             if self.store.cancel_requested(job.id):
@@ -135,11 +144,37 @@ class JobWorker:
             self._fail(job, "training_failed", f"{type(exc).__name__}: {exc}", None)
             return
         events.flush()
-        self._succeed(job, result, manifest)
+        attribution = self._attribution(job, result, examples, manifest, events)
+        self._succeed(job, result, manifest, attribution)
+
+    def _attribution(
+        self,
+        job: Job,
+        result: TrainingResult,
+        examples: Sequence[TrainingExample],
+        manifest: TrainingManifest,
+        events: _EventWriter,
+    ) -> Mapping[str, Any] | None:
+        if self.attribution is None:
+            return None
+        try:
+            built = self.attribution(result, examples, manifest)
+        except Exception as exc:
+            log.exception("attribution data of fine-tuning job %s could not be built", job.id)
+            events.message(
+                f"Attribution data could not be built ({type(exc).__name__}: {exc}); "
+                "answers will credit the whole Datanet version equally"
+            )
+            return {"error": f"{type(exc).__name__}: {exc}"}
+        events.message(
+            f"Attribution data built: {built['method']} over {built['examples']} examples "
+            f"of {built['contributions']} contributions"
+        )
+        return built
 
     def _train(
         self, job: Job, progress: Callable[[ProgressEvent], None]
-    ) -> tuple[TrainingResult, TrainingManifest]:
+    ) -> tuple[TrainingResult, list[TrainingExample], TrainingManifest]:
         dataset = source_for(self.sources, job.training_file).load(job.training_file)
         config = TrainingConfig.from_json(job.config)
         held_out = None
@@ -147,9 +182,10 @@ class JobWorker:
         if config.eval_fraction > 0:
             split = dataset.split(config.eval_fraction)
             examples, held_out = split.train, to_training_examples(split.held_out)
+        trained_on = to_training_examples(examples)
         result = train(
             self.base_models[job.model],
-            to_training_examples(examples),
+            trained_on,
             config,
             self.output_root / job.id,
             held_out=held_out,
@@ -157,15 +193,23 @@ class JobWorker:
             cancel=lambda: self._stopping.is_set() or self.store.cancel_requested(job.id),
             resume=True,
         )
-        return result, dataset.manifest
+        return result, trained_on, dataset.manifest
 
     def _fail(self, job: Job, code: str, message: str, param: str | None) -> None:
         error = {"code": code, "message": message, "param": param}
         self.store.finish(job.id, JobStatus.FAILED, error=error, message=f"Job failed: {message}")
 
-    def _succeed(self, job: Job, result: TrainingResult, manifest: TrainingManifest) -> None:
+    def _succeed(
+        self,
+        job: Job,
+        result: TrainingResult,
+        manifest: TrainingManifest,
+        attribution: Mapping[str, Any] | None,
+    ) -> None:
         recorded = result.to_json()
         recorded["manifest"] = manifest.to_json()
+        if attribution is not None:
+            recorded["attribution"] = dict(attribution)
         recorded["fine_tuned_model"] = fine_tuned_model_name(job)
         if self.on_success is not None:
             try:

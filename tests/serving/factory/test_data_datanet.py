@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from openledger.contracts.models import manifest_hash
 from serving.factory.data.datanet import DatanetSpec, DatanetSpecError, Dataset, load_dataset
 from serving.factory.data.formats import DatasetError, Format, Message
-from serving.factory.data.manifest import manifest_hash
 from serving.factory.data.store import ContributionStore
 from tests.helpers.devnet import Devnet
 from tests.serving.onchain import DEV, clients

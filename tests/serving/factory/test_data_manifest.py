@@ -2,8 +2,9 @@
 
 import pytest
 
+from openledger.contracts.models import manifest_hash
 from serving.factory.data.formats import Example, Format
-from serving.factory.data.manifest import manifest_hash, split_examples
+from serving.factory.data.manifest import split_examples
 
 
 def test_manifest_hash_is_keccak_of_packed_sorted_uint256_ids() -> None:

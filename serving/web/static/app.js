@@ -396,18 +396,50 @@ async function sendChat(event) {
     throw await failure(response);
   }
   let text = "";
+  let responseId = null;
   try {
     await readEvents(response, (data) => {
       if (data === "[DONE]") return;
       const chunk = JSON.parse(data);
       if (chunk.error) throw new Error(chunk.error.message);
       text += chunk.choices?.[0]?.delta?.content ?? "";
+      responseId = chunk.id ?? responseId; // the last chunks carry the paid response's id
       answer.textContent = text;
     });
   } finally {
     answer.classList.remove("streaming");
     history.push({ role: "assistant", content: text });
   }
+  if (responseId?.startsWith("resp_")) answer.after(attributionButton(responseId));
+}
+
+// A paid answer's Proof of Attribution: who is credited, by which method, and the settlement.
+function attributionButton(responseId) {
+  const box = document.createElement("div");
+  box.className = "attribution";
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = "Who is credited?";
+  button.addEventListener("click", guarded(() => showAttribution(box, button, responseId)));
+  box.append(button);
+  return box;
+}
+
+// Shown under the button, which stays: asked again, it shows the settlement once it lands.
+async function showAttribution(box, button, responseId) {
+  const r = await api(`/v1/attribution/${encodeURIComponent(responseId)}`);
+  const summary = document.createElement("p");
+  const settled = r.settlement.tx_hash ? `settled in ${r.settlement.tx_hash}` : r.status;
+  summary.textContent = `${r.response_id}: ${r.method ?? "not attributed yet"} (${r.basis ?? "-"}), ${settled}`;
+  const table = document.createElement("table");
+  table.innerHTML = "<thead><tr><th>Contribution</th><th>Contributor</th><th>Score</th><th>Weight</th></tr></thead><tbody></tbody>";
+  fillRows(
+    table.querySelector("tbody"),
+    r.contributions.map((c) =>
+      row([c.contribution_id, c.contributor, c.score === null ? "-" : c.score.toPrecision(4), c.weight]),
+    ),
+  );
+  box.replaceChildren(button, summary, table);
 }
 
 // ---------- rewards ----------

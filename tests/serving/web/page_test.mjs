@@ -212,6 +212,21 @@ async function chat(page, config, report) {
     answer: await answer.textContent(),
     updates: await page.evaluate(() => window.__answerUpdates),
   };
+  // The paid answer's attribution, once its settlement (a batch, within seconds) shows.
+  const deadline = Date.now() + REWARDS_TIMEOUT_MS;
+  let summary = "";
+  while (!summary.includes("settled in 0x") && Date.now() < deadline) {
+    await page.locator(".attribution button").last().click();
+    await page.locator(".attribution p").last().waitFor();
+    summary = await page.locator(".attribution p").last().textContent();
+    if (!summary.includes("settled in 0x")) await page.waitForTimeout(1000);
+  }
+  report.attribution = {
+    summary,
+    rows: await page.locator(".attribution tbody tr").evaluateAll((rows) =>
+      rows.map((row) => [...row.cells].map((cell) => cell.textContent)),
+    ),
+  };
 }
 
 async function rewards(page, config, report) {

@@ -131,6 +131,15 @@ def test_a_chat_answer_streams_in(report: dict[str, Any]) -> None:
     assert chat["updates"] >= 3, "the answer arrived in one piece, not streamed"
 
 
+def test_the_paid_chat_shows_who_is_credited(report: dict[str, Any]) -> None:
+    """The demo adapters were uploaded, not trained here: the Datanet pool is credited."""
+    attribution = report["attribution"]
+    assert "pool (pool), settled in 0x" in attribution["summary"]
+    contributors = {dev_account(index).address for index in (2, 3, 4)}
+    assert {row[1] for row in attribution["rows"]} == contributors
+    assert [row[3] for row in attribution["rows"]] == ["1", "1", "1"]
+
+
 def test_a_contributor_sees_the_rewards_of_the_paid_chat(
     devnet: Devnet, report: dict[str, Any]
 ) -> None:

@@ -7,6 +7,7 @@ import torch
 
 from attribution.features import AttributionFeatures, build_features
 from attribution.gradients import LoraGradients, TrainingExample, answer_sequence
+from attribution.methods import unit_gradients
 from attribution.model import load_lora_model
 from attribution.projection import Projection
 from attribution.scorer import InfluenceScorer
@@ -68,6 +69,33 @@ def test_trak_is_the_sum_of_per_example_trak_scores(
     torch.testing.assert_close(actual, expected, rtol=1e-3, atol=1e-3 * expected.abs().max().item())
 
 
+def test_trak_unit_is_trak_on_unit_length_training_gradients(
+    adapter_dir: Path, base_dir: Path, per_example: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    """Each training gradient divided by its norm before projecting; the answer's is not."""
+    train, answer = per_example
+    features = build_features(adapter_dir, base_dir, EXAMPLES, "trak-unit", k=512, seed=3)
+    assert features.method == "trak-unit"
+    unit = train / train.norm(dim=1, keepdim=True)
+    projection = Projection(train.shape[1], 512, 3)
+    phi = projection.project(unit.float()).double()
+    gram = phi.T @ phi
+    assert features.lambdas[0] == pytest.approx(0.1 * gram.trace().item() / 512, rel=1e-4)
+    inverse = torch.linalg.inv(gram + features.lambdas[0] * torch.eye(512, dtype=torch.float64))
+    query = projection.project(answer.float()[None]).double()[0]
+    expected = per_contribution(phi @ inverse @ query, EXAMPLES)
+    actual = scores_of(adapter_dir, base_dir, features)
+    torch.testing.assert_close(actual, expected, rtol=1e-3, atol=1e-3 * expected.abs().max().item())
+
+
+def test_unit_gradients_scale_rows_to_length_one_and_keep_zero_rows() -> None:
+    rows = torch.tensor([0, 1, 1])
+    grads = torch.tensor([[3.0, 4.0], [0.0, 0.0], [0.0, -2.0]])
+    [(same_rows, unit)] = list(unit_gradients(lambda: iter([(rows, grads)]))())
+    assert same_rows is rows
+    torch.testing.assert_close(unit, torch.tensor([[0.6, 0.8], [0.0, 0.0], [0.0, -1.0]]))
+
+
 def test_trak_with_a_large_lambda_tends_to_grad_dot_in_projected_space(
     adapter_dir: Path, base_dir: Path, per_example: tuple[torch.Tensor, torch.Tensor]
 ) -> None:
@@ -107,7 +135,7 @@ def test_gradient_methods_agree_on_the_sign(adapter_dir: Path, base_dir: Path) -
     fresh = random_examples(1, 1, seed=7)[0]
     prompt, answer = fresh.input_ids[:3], fresh.input_ids[3:]
     examples = [*EXAMPLES, TrainingExample(99, prompt + answer, [-100] * 3 + answer)]
-    for method in ("grad-dot", "trak", "datainf"):
+    for method in ("grad-dot", "trak", "trak-unit", "datainf"):
         features = build_features(adapter_dir, base_dir, examples, method)
         scores = InfluenceScorer(adapter_dir, base_dir, features).scores(prompt, answer)
         assert scores[99] > 0, method

@@ -24,7 +24,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from serving.catalog import ContentStore
 from serving.demo import PRICE, dev_account
 from serving.random_adapter import random_lora_adapter
-from tests.helpers.ai_service import DemoService
+from tests.helpers.ai_service import DemoService, city_datanet
 from tests.helpers.devnet import OPENLEDGER_BIN, Devnet
 from tests.helpers.waiting import wait_for
 from tests.serving.onchain import clients
@@ -227,28 +227,12 @@ def test_a_fine_tune_on_a_datanet_version_is_registered_and_served(
     devnet: Devnet, service: DemoService
 ) -> None:
     """ModelFactory end to end: contributions -> datanet version -> job -> adapter on chain."""
-    root = service.root
     owner = clients(devnet, dev_account(0))
-    datanet_id = owner.datanets.create_datanet("openledger://test/capitals", 0).value
-    contribution_ids = []
-    for index, city in enumerate(["Paris", "Rome", "Lima"], start=3):
-        rows = [
-            json.dumps({"instruction": f"Name city {i} of set {index}", "output": f"{city} {i}"})
-            for i in range(8)
-        ]
-        content = ("\n".join(rows) + "\n").encode()
-        digest = requests.post(f"{root}/v1/contributions", data=content, timeout=10).json()
-        contributor = clients(devnet, dev_account(index))
-        contribution_ids.append(
-            contributor.datanets.contribute(
-                datanet_id, bytes.fromhex(digest["sha256"]), f"row-{index}", len(content)
-            ).value
-        )
-    version = owner.datanets.approve(contribution_ids).value.version
+    datanet = city_datanet(devnet, service, "capitals")
     client = service.client()  # the demo API key: creating a job needs one
     job = client.fine_tuning.jobs.create(
         model="tiny-gpt2",
-        training_file=f"datanet:{datanet_id}@{version}",
+        training_file=datanet.training_file,
         hyperparameters={"n_epochs": 2, "batch_size": 4},
         suffix="capitals",
     )
@@ -265,7 +249,7 @@ def test_a_fine_tune_on_a_datanet_version_is_registered_and_served(
     assert done.model_extra["owner"] == published["owner"] == user
     adapter = owner.models.adapter(published["adapter_id"])
     assert adapter.owner == user
-    assert adapter.datanet_id == datanet_id and adapter.datanet_version == version
+    assert (adapter.datanet_id, adapter.datanet_version) == (datanet.datanet_id, datanet.version)
     assert adapter.weights_hash.hex() == published["sha256"]
     wait_for(lambda: published["model"] in {m.id for m in client.models.list().data})
     answer = client.completions.create(model=published["model"], prompt="Name city 1", max_tokens=4)
@@ -284,7 +268,7 @@ def test_a_fine_tune_on_a_datanet_version_is_registered_and_served(
     report = wait_for(scored)
     assert report["method"] == "trak"
     listed = {c["contribution_id"] for c in report["contributions"]}
-    assert listed == set(contribution_ids)
+    assert listed == set(datanet.contribution_ids)
     paid = [c for c in report["contributions"] if c["weight"] > 0]
     if report["basis"] == "influence":
         assert sum(c["weight"] for c in paid) == 1_000_000

@@ -8,7 +8,6 @@ directory and never run two services at once: both would sign as the same operat
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import time
@@ -16,12 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
-from serving.demo import dev_account
 from serving.factory.client import FactoryClient
 from serving.factory.service import CHECKPOINT_EVERY
-from tests.helpers.ai_service import DemoService
+from tests.helpers.ai_service import DemoService, city_datanet
 from tests.helpers.devnet import OPENLEDGER_BIN, Devnet
 from tests.helpers.waiting import wait_for
 from tests.serving.onchain import clients
@@ -47,34 +44,10 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("ai") / "data"
 
 
-def datanet_version(devnet: Devnet, service: DemoService, tag: str) -> str:
-    """A Datanet of dev account 0 with three approved contributions of 8 alpaca rows each,
-    their bytes uploaded to the service; returns its ``datanet:<id>@<version>``."""
-    root = service.root
-    owner = clients(devnet, dev_account(0))
-    datanet_id = owner.datanets.create_datanet(f"openledger://test/{tag}", 0).value
-    ids = []
-    for index, city in enumerate(["Paris", "Rome", "Lima"], start=3):
-        rows = [
-            json.dumps({"instruction": f"Name city {i} of set {index}", "output": f"{city} {i}"})
-            for i in range(8)
-        ]
-        content = ("\n".join(rows) + "\n").encode()
-        stored = requests.post(f"{root}/v1/contributions", data=content, timeout=10).json()
-        contributor = clients(devnet, dev_account(index))
-        ids.append(
-            contributor.datanets.contribute(
-                datanet_id, bytes.fromhex(stored["sha256"]), f"{tag}-{index}", len(content)
-            ).value
-        )
-    version = owner.datanets.approve(ids).value.version
-    return f"datanet:{datanet_id}@{version}"
-
-
 def test_factory_train_prints_the_model_and_shows_progress(devnet: Devnet, data_dir: Path) -> None:
     service = DemoService(devnet, data_dir)
     try:
-        training_file = datanet_version(devnet, service, "cli")
+        training_file = city_datanet(devnet, service, "cli").training_file
         started = time.monotonic()
         run = subprocess.run(
             [
@@ -132,7 +105,7 @@ def test_the_service_killed_mid_job_resumes_it_from_its_checkpoint(
     killed = False
     try:
         key = service.demo["api_key"]
-        training_file = datanet_version(devnet, service, "restart")
+        training_file = city_datanet(devnet, service, "restart").training_file
         client = FactoryClient(service.root, key)
         job = client.create_job(
             BASE_MODEL,

@@ -10,6 +10,7 @@ import json
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ import openai
 import requests
 
 from openledger.contracts.deploy import DEPLOYMENT_FILE
-from serving.demo import DEMO_FILE
+from serving.demo import DEMO_FILE, dev_account
 from tests.helpers.devnet import OPENLEDGER_BIN, Devnet, free_port
+from tests.serving.onchain import clients
 
 READY_TIMEOUT_S = 120.0
 
@@ -82,3 +84,37 @@ class DemoService:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+
+
+@dataclass(frozen=True)
+class TrainingDatanet:
+    datanet_id: int
+    version: int
+    contribution_ids: list[int]
+
+    @property
+    def training_file(self) -> str:
+        return f"datanet:{self.datanet_id}@{self.version}"
+
+
+def city_datanet(devnet: Devnet, service: DemoService, tag: str) -> TrainingDatanet:
+    """A Datanet of dev account 0 with three approved contributions (dev accounts 3-5) of 8
+    alpaca rows each, their bytes uploaded to the service: something small to fine-tune on."""
+    owner = clients(devnet, dev_account(0))
+    datanet_id = owner.datanets.create_datanet(f"openledger://test/{tag}", 0).value
+    ids = []
+    for index, city in enumerate(["Paris", "Rome", "Lima"], start=3):
+        rows = [
+            json.dumps({"instruction": f"Name city {i} of set {index}", "output": f"{city} {i}"})
+            for i in range(8)
+        ]
+        content = ("\n".join(rows) + "\n").encode()
+        stored = requests.post(f"{service.api}/contributions", data=content, timeout=10).json()
+        contributor = clients(devnet, dev_account(index))
+        ids.append(
+            contributor.datanets.contribute(
+                datanet_id, bytes.fromhex(stored["sha256"]), f"{tag}-{index}", len(content)
+            ).value
+        )
+    version = owner.datanets.approve(ids).value.version
+    return TrainingDatanet(datanet_id, version, ids)

@@ -97,9 +97,11 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def demo_banner(args: argparse.Namespace, demo: Any) -> str:
-    url = f"http://{args.host}:{args.port}/v1"
+    root = f"http://{args.host}:{args.port}"
+    url = f"{root}/v1"
     lines = [
         "OpenLoRA AI service",
+        f"  web page         {root}/  (Datanets, fine-tuning, chat, rewards)",
         f"  OpenAI base URL  {url}",
         f"  base model       {Path(demo.base_model).name} (ModelRegistry id {demo.base_model_id})",
         "  adapters         "
@@ -110,5 +112,9 @@ def demo_banner(args: argparse.Namespace, demo: Any) -> str:
         "  from openai import OpenAI",
         f'  client = OpenAI(base_url="{url}", api_key=KEY)',
         '  client.completions.create(model="demo-poet", prompt="The ledger", max_tokens=16)',
+        "",
+        f"  openledger factory train --service {root} --api-key KEY \\",
+        "      --model tiny-gpt2 --training-file datanet:1@1",
+        f"  openledger attribution show RESPONSE_ID --service {root}",
     ]
     return "\n".join(lines)

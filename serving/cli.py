@@ -46,6 +46,13 @@ def register_serve(commands: Any) -> None:
     parser.add_argument("--base-model-id", type=int, help="ModelRegistry id of the base model")
     parser.add_argument("--admin-key", help="bearer key required for adapter uploads")
     parser.add_argument(
+        "--attribution-device",
+        default="cpu",
+        choices=["cpu", "cuda"],
+        help="where Proof of Attribution builds features and scores answers (default cpu: it "
+        "runs beside serving, off the request path)",
+    )
+    parser.add_argument(
         "--demo",
         action="store_true",
         help="devnet: build the tiny model, register demo adapters, fund a demo API key",
@@ -86,6 +93,7 @@ def run_serve(args: argparse.Namespace) -> int:
             max_rank=args.max_rank,
             max_batch_size=args.max_batch_size,
             limits=limits,
+            attribution_device=args.attribution_device,
         )
     )
     print(banner or f"OpenLoRA service on http://{args.host}:{args.port}/v1", flush=True)

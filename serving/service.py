@@ -25,6 +25,7 @@ from serving.catalog import OnChainCatalog
 from serving.chain import connect_contracts
 from serving.engine.loader import EngineConfig, LoadedEngine, load_engine
 from serving.exceptions import ServingError
+from serving.factory.attribution import AttributionBuilder
 from serving.factory.data.store import CONTRIBUTIONS_DIR, ContributionStore
 from serving.factory.service import Factory, build_factory
 from serving.lora.manager import sha256_file
@@ -66,6 +67,9 @@ class ServiceConfig:
     refresh_s: float = 2.0
     fine_tune_price: int = 10**15
     """Price per call, in wei, of the adapters ModelFactory jobs register."""
+    attribution_device: str = "cpu"
+    """Where attribution features are built and answers scored (a copy of the base model per
+    recently used adapter lives there)."""
 
 
 @dataclass
@@ -146,6 +150,7 @@ def build_service(config: ServiceConfig) -> Service:
         attribution_data,
         adapter_dir=lambda sha256: loaded.adapters.store / sha256,
         base_model=config.base_model,
+        device=config.attribution_device,
     )
     cashier = OperatorCashier(
         chain.payments, pool, config.data_dir / "billing", attribution=proof
@@ -162,7 +167,7 @@ def build_service(config: ServiceConfig) -> Service:
         config.data_dir,
         config.fine_tune_price,
         cashier.identify,
-        attribution_data,
+        AttributionBuilder(attribution_data, device=config.attribution_device),
     )
     app = build_app(
         loaded.engine,

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from starlette.routing import Route
 
-from attribution.store import AttributionStore
 from serving.catalog import ContentStore, OnChainCatalog
 from serving.chain import ChainClients
 from serving.factory.attribution import AttributionBuilder
@@ -53,11 +52,11 @@ def build_factory(
     data_dir: Path,
     price_per_call: int,
     identify: Identify,
-    attribution: AttributionStore,
+    attribution: AttributionBuilder,
 ) -> Factory:
     """Jobs train the served base model, named as `/v1/models` names it; `identify` (the
-    cashier's) says whose API key creates or cancels a job; each trained adapter's attribution
-    data goes to `attribution`."""
+    cashier's) says whose API key creates or cancels a job; `attribution` builds each trained
+    adapter's Proof of Attribution data."""
     base_name = catalog.models()[0].id
     jobs = JobStore(data_dir / "jobs")
     sources = [UploadedFileSource(contributions), DatanetSource(chain.datanets, contributions)]
@@ -71,7 +70,7 @@ def build_factory(
         base_models,
         data_dir / "jobs" / "runs",
         on_success=publish,
-        attribution=AttributionBuilder(attribution),
+        attribution=attribution,
     )
     defaults = TrainingConfig(max_length=min(512, max_context), checkpoint_every=CHECKPOINT_EVERY)
     routes = file_routes(contributions) + fine_tuning_routes(

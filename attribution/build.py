@@ -23,7 +23,7 @@ from attribution.store import SPANS_DIR, AttributionStore, write_manifest
 
 log = logging.getLogger(__name__)
 
-DEFAULT_METHOD = "trak"
+DEFAULT_METHOD = "trak-unit"
 """The service's default scorer (docs/attribution.md: chosen by benchmarks/attribution_quality)."""
 
 

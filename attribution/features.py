@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from attribution.gradients import LoraGradients, TrainingExample, gradient_groups
-from attribution.methods import DEFAULT_DAMPING, METHODS, DataInf, Method, Trak
+from attribution.methods import METHODS, DataInf, Method, Trak, TrakUnit
 from attribution.model import adapter_sha256, load_lora_model
 from attribution.projection import DEFAULT_SEED
 
@@ -107,16 +107,18 @@ class AttributionFeatures:
 
 
 def make_method(
-    name: str, k: int | None = None, seed: int = DEFAULT_SEED, damping: float = DEFAULT_DAMPING
+    name: str, k: int | None = None, seed: int = DEFAULT_SEED, damping: float | None = None
 ) -> Method:
-    """The method called `name`, with the options that apply to it."""
-    if name == Trak.name:
-        return Trak(k, seed, damping)
-    if name == DataInf.name:
-        return DataInf(damping)
+    """The method called `name`, with the options that apply to it (`damping` None: the
+    method's own default)."""
     if name not in METHODS:
         raise ValueError(f"unknown attribution method {name!r}; known: {sorted(METHODS)}")
-    return METHODS[name]()
+    method = METHODS[name]
+    if issubclass(method, Trak):
+        return method(k, seed) if damping is None else method(k, seed, damping)
+    if issubclass(method, DataInf):
+        return method() if damping is None else method(damping)
+    return method()
 
 
 def canonical_order(examples: Sequence[TrainingExample]) -> list[TrainingExample]:
@@ -131,11 +133,11 @@ def build_features(
     adapter_dir: Path,
     base_model: str | Path,
     examples: Sequence[TrainingExample],
-    method: str = Trak.name,
+    method: str = TrakUnit.name,
     *,
     k: int | None = None,
     seed: int = DEFAULT_SEED,
-    damping: float = DEFAULT_DAMPING,
+    damping: float | None = None,
     batch_size: int = 16,
     device: str | torch.device = "cpu",
     progress: Progress | None = None,

@@ -41,7 +41,7 @@ from attribution.scorer import InfluenceScorer  # noqa: E402
 from serving.random_adapter import random_lora_adapter  # noqa: E402
 from serving.tiny_model import CORPUS, build_tiny_model  # noqa: E402
 
-METHODS = ["random", "grad-dot", "trak", "datainf"]
+METHODS = ["random", "grad-dot", "trak", "trak-unit", "datainf"]
 
 
 def corpus_spans(

@@ -7,11 +7,11 @@ import torch
 
 from attribution.features import AttributionFeatures, build_features
 from attribution.gradients import LoraGradients, TrainingExample, answer_sequence
-from attribution.methods import unit_gradients
+from attribution.methods import TRAK_DAMPING, unit_gradients
 from attribution.model import load_lora_model
 from attribution.projection import Projection
 from attribution.scorer import InfluenceScorer
-from tests.attribution.conftest import random_examples
+from tests.attribution.conftest import Planted, random_examples
 
 PROMPT, ANSWER = [11, 12, 13, 14], [15, 16, 17]
 EXAMPLES = random_examples(40, contributions=5)
@@ -61,7 +61,7 @@ def test_trak_is_the_sum_of_per_example_trak_scores(
     projection = Projection(train.shape[1], 512, 3)
     phi = projection.project(train.float()).double()
     gram = phi.T @ phi
-    assert features.lambdas[0] == pytest.approx(0.1 * gram.trace().item() / 512, rel=1e-4)
+    assert features.lambdas[0] == pytest.approx(TRAK_DAMPING * gram.trace().item() / 512, rel=1e-4)
     inverse = torch.linalg.inv(gram + features.lambdas[0] * torch.eye(512, dtype=torch.float64))
     query = projection.project(answer.float()[None]).double()[0]
     expected = per_contribution(phi @ inverse @ query, EXAMPLES)
@@ -80,7 +80,7 @@ def test_trak_unit_is_trak_on_unit_length_training_gradients(
     projection = Projection(train.shape[1], 512, 3)
     phi = projection.project(unit.float()).double()
     gram = phi.T @ phi
-    assert features.lambdas[0] == pytest.approx(0.1 * gram.trace().item() / 512, rel=1e-4)
+    assert features.lambdas[0] == pytest.approx(TRAK_DAMPING * gram.trace().item() / 512, rel=1e-4)
     inverse = torch.linalg.inv(gram + features.lambdas[0] * torch.eye(512, dtype=torch.float64))
     query = projection.project(answer.float()[None]).double()[0]
     expected = per_contribution(phi @ inverse @ query, EXAMPLES)
@@ -140,3 +140,11 @@ def test_gradient_methods_agree_on_the_sign(adapter_dir: Path, base_dir: Path) -
         scores = InfluenceScorer(adapter_dir, base_dir, features).scores(prompt, answer)
         assert scores[99] > 0, method
         assert max(scores, key=scores.get) == 99, method
+
+
+def test_trak_unit_credits_every_planted_fact_to_its_contribution(planted: Planted) -> None:
+    features = build_features(planted.adapter_dir, planted.base_dir, planted.examples, "trak-unit")
+    scorer = InfluenceScorer(planted.adapter_dir, planted.base_dir, features)
+    for prompt, answer, owner in planted.questions.values():
+        scores = scorer.scores(prompt, answer)
+        assert max(scores, key=scores.__getitem__) == owner

@@ -6,7 +6,7 @@ from attribution.features import build_features
 from attribution.scorer import InfluenceScorer
 from tests.attribution.conftest import PLANTED_CONTRIBUTION, Planted
 
-METHODS = ["trak", "datainf", "grad-dot", "random"]
+METHODS = ["trak-unit", "trak", "datainf", "grad-dot", "random"]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def ranking(scorer: InfluenceScorer, prompt_ids: list[int], answer_ids: list[int
     return sorted(scores, key=lambda cid: -scores[cid])
 
 
-@pytest.mark.parametrize("method", ["trak", "datainf"])
+@pytest.mark.parametrize("method", ["trak-unit", "trak", "datainf"])
 def test_the_planted_contribution_ranks_first(
     planted: Planted, scorers: dict[str, InfluenceScorer], method: str
 ) -> None:
@@ -48,5 +48,5 @@ def test_every_fact_is_credited_to_its_contribution(
         for method, scorer in scorers.items()
     }
     print("top-1 accuracy over", len(planted.questions), "facts:", accuracy)
-    assert accuracy["trak"] == accuracy["datainf"] == 1.0
+    assert accuracy["trak-unit"] == accuracy["trak"] == accuracy["datainf"] == 1.0
     assert accuracy["random"] < 1.0

@@ -86,7 +86,7 @@ def borduria(planted: Planted) -> list[Choice]:
 def test_the_planted_fact_earns_its_contribution_the_largest_weight(planted, stored) -> None:
     store, sha = stored
     weights = source(planted, store, sha).attribute(ADAPTER_ID, borduria(planted))
-    assert (weights.method, weights.basis) == ("trak", Basis.INFLUENCE)
+    assert (weights.method, weights.basis) == ("trak-unit", Basis.INFLUENCE)
     assert sum(weights.weights) == WEIGHT_TOTAL
     paid = dict(zip(weights.contribution_ids, weights.weights, strict=True))
     assert max(paid, key=paid.__getitem__) == PLANTED_CONTRIBUTION

@@ -259,14 +259,14 @@ def test_a_fine_tune_on_a_datanet_version_is_registered_and_served(
     # Proof of Attribution: the trained adapter carries gradient features, so its paid answer
     # is scored (not pooled), over exactly the contributions it was trained on.
     built = done.model_extra["result"]["attribution"]
-    assert (built["method"], built["contributions"]) == ("trak", 3)
+    assert (built["method"], built["contributions"]) == ("trak-unit", 3)
 
     def scored() -> dict:
         report = requests.get(f"{service.api}/attribution/{answer.id}", timeout=10).json()
         return report if report["settlement"]["tx_hash"] else {}
 
     report = wait_for(scored)
-    assert report["method"] == "trak"
+    assert report["method"] == "trak-unit"
     listed = {c["contribution_id"] for c in report["contributions"]}
     assert listed == set(datanet.contribution_ids)
     paid = [c for c in report["contributions"] if c["weight"] > 0]

@@ -82,9 +82,9 @@ def test_a_job_on_a_datanet_version_trains_on_its_contributions(tmp_path: Path) 
     assert (manifest["datanet_id"], manifest["version"]) == (datanet_id, 1)
     assert [c["id"] for c in manifest["contributions"]] == sorted(ids)
     built = done.result["attribution"]
-    assert (built["method"], built["contributions"], built["examples"]) == ("trak", 2, 5)
+    assert (built["method"], built["contributions"], built["examples"]) == ("trak-unit", 2, 5)
     assert attribution.manifest(done.result["adapter_sha256"]) == tuple(sorted(ids))
-    assert any(m.startswith("Attribution data built: trak") for m in messages(store, job.id))
+    assert any(m.startswith("Attribution data built: trak-unit") for m in messages(store, job.id))
     store.close()
 
 

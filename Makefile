@@ -10,7 +10,7 @@ DATADIR ?= devnet-data
 
 .PHONY: install devnet test lint format bench clean
 
-install: $(PY_STAMP) $(NPM_STAMP) $(CHROMIUM)
+install: $(PY_STAMP) $(NPM_STAMP)
 
 # torch is pinned: 2.13.0 (CPU build) is what these machines carry; an unpinned torch pulls CUDA.
 $(PY_STAMP): pyproject.toml
@@ -25,7 +25,7 @@ $(NPM_STAMP): package.json package-lock.json
 	touch $@
 
 # The web page's tests drive Debian's chromium with playwright-core (which downloads no browser);
-# installed only when missing.
+# installed only when missing, and only for `make test`: the devnet does not need it.
 $(CHROMIUM):
 	$(SUDO) apt-get update
 	$(SUDO) apt-get install -y --no-install-recommends chromium
@@ -33,7 +33,7 @@ $(CHROMIUM):
 devnet: install
 	$(BIN)/openledger devnet --datadir $(DATADIR)
 
-test: install
+test: install $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

@@ -26,6 +26,7 @@ from openledger.l1.client import L1Client
 from openledger.l1.tx_manager import Resume, TxManager
 from sequencer.batcher_progress import (
     BatcherProgress,
+    Confirmation,
     PendingChannel,
     PendingPayload,
     ProgressFile,
@@ -177,9 +178,13 @@ class Batcher:
                 if payload.nonce is not None
                 else None,
             )
-            payload.l1_block = receipt.block_number
+            payload.l1_block, payload.included = receipt.block_number, receipt.tx_hash
             self._save()
-        self.progress.confirmed_through = pending.last_block
+        last = max(pending.payloads, key=lambda p: p.l1_block or 0)
+        if last.l1_block is not None and last.included is not None:
+            self.progress.confirm(Confirmation(pending.last_block, last.l1_block, last.included))
+        else:  # confirmed by a batcher that did not note the transaction: no finality claim
+            self.progress.confirmed_through = pending.last_block
         self.progress.pending = None
         self._save()
         log.info(

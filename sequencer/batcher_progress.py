@@ -1,7 +1,9 @@
 """What the batcher has put on L1, kept in a small JSON file in the datadir.
 
-Two facts survive a crash: ``confirmed_through``, the last L2 block whose channel is fully
-confirmed on L1, and the channel being submitted (``pending``): its payloads, exactly as
+Three facts survive a crash: ``confirmed_through``, the last L2 block whose channel is fully
+confirmed on L1, the L1 block and transaction that completed each recent channel
+(``confirmations``, what the ``finalized`` tag is read from), and the channel being submitted
+(``pending``): its payloads, exactly as
 encoded, and for each payload the nonce and every transaction hash that may have reached L1.
 The file is replaced atomically (write, fsync, rename) *before* each broadcast, so after a
 ``kill -9`` the batcher knows every transaction it might have sent: it resumes the same
@@ -29,6 +31,8 @@ class PendingPayload:
     tx_hashes: list[bytes] = field(default_factory=list)
     l1_block: int | None = None
     """L1 block that holds it, once confirmed."""
+    included: bytes | None = None
+    """Which of `tx_hashes` that block holds."""
 
 
 @dataclass
@@ -44,17 +48,40 @@ class PendingChannel:
         return min(blocks) if blocks else None
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """A channel's L2 blocks through `l2_through` are on L1 once `l1_block` holds `tx_hash`
+    (the channel's last payload to land: every earlier one is in that block or before it)."""
+
+    l2_through: int
+    l1_block: int
+    tx_hash: bytes
+
+
+KEPT_CONFIRMATIONS = 256
+"""Recent confirmations kept; older ones are long finalized (L1 finality is ~64 blocks)."""
+
+
 @dataclass
 class BatcherProgress:
     confirmed_through: int = 0
     """The last L2 block whose channel is confirmed on L1 (genesis, 0, is never batched)."""
     pending: PendingChannel | None = None
+    confirmations: list[Confirmation] = field(default_factory=list)
+    """Oldest first, at most `KEPT_CONFIRMATIONS`."""
+
+    def confirm(self, confirmation: Confirmation) -> None:
+        self.confirmed_through = confirmation.l2_through
+        self.confirmations = [*self.confirmations, confirmation][-KEPT_CONFIRMATIONS:]
 
     def to_json(self) -> dict[str, Any]:
         pending = self.pending
         return {
             "version": FORMAT_VERSION,
             "confirmed_through": self.confirmed_through,
+            "confirmations": [
+                [c.l2_through, c.l1_block, c.tx_hash.hex()] for c in self.confirmations
+            ],
             "pending": None
             if pending is None
             else {
@@ -67,6 +94,7 @@ class BatcherProgress:
                         "nonce": p.nonce,
                         "tx_hashes": [h.hex() for h in p.tx_hashes],
                         "l1_block": p.l1_block,
+                        "included": None if p.included is None else p.included.hex(),
                     }
                     for p in pending.payloads
                 ],
@@ -80,6 +108,10 @@ class BatcherProgress:
         pending = raw["pending"]
         return cls(
             confirmed_through=int(raw["confirmed_through"]),
+            confirmations=[  # absent in files written before finality was tracked
+                Confirmation(int(l2), int(l1), bytes.fromhex(tx))
+                for l2, l1, tx in raw.get("confirmations", [])
+            ],
             pending=None
             if pending is None
             else PendingChannel(
@@ -92,6 +124,9 @@ class BatcherProgress:
                         nonce=p["nonce"],
                         tx_hashes=[bytes.fromhex(h) for h in p["tx_hashes"]],
                         l1_block=p["l1_block"],
+                        included=None
+                        if p.get("included") is None
+                        else bytes.fromhex(p["included"]),
                     )
                     for p in pending["payloads"]
                 ],

@@ -8,6 +8,7 @@ because they read the L2 through the in-process JSON-RPC provider.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +18,11 @@ from web3 import Web3
 
 from node.chain import Chain
 from openledger.l1.client import L1Client
+from openledger.l1.exceptions import L1Unavailable
 from openledger.l1.rollup_file import RollupFile
 from openledger.l1.tx_manager import TxManager, TxManagerConfig
 from sequencer.batcher import Batcher, BatcherConfig
-from sequencer.batcher_progress import PROGRESS_FILE, ProgressFile
+from sequencer.batcher_progress import PROGRESS_FILE, Confirmation, ProgressFile
 from sequencer.l1_watcher import L1Watcher
 from sequencer.l2_blocks import L2Blocks
 from sequencer.proposer import Proposer
@@ -38,6 +40,10 @@ class L1Settings:
     """How deep an L1 block must be to become an L1 origin."""
     tx: TxManagerConfig = field(default_factory=TxManagerConfig)
     batcher: BatcherConfig = field(default_factory=BatcherConfig)
+
+
+FINALITY_POLL_S = 2.0
+"""How long the sequencer's ``finalized`` tag trusts its last look at L1."""
 
 
 class RollupServices:
@@ -90,14 +96,20 @@ class BatcherLabels:
     """The sequencer's ``safe`` and ``finalized`` block tags (``node.rpc.labels.HeadLabels``).
 
     ``safe``: the last L2 block whose batch the batcher has seen confirmed on L1, which is what
-    a full node deriving from the same L1 calls safe. ``finalized`` stays at genesis: the
-    batcher does not track which L1 block holds each channel, and a tag must never claim more
-    than L1 gave.
+    a full node deriving from the same L1 calls safe. ``finalized``: the last L2 block whose
+    channel landed in an L1 block that L1 calls finalized, checked against L1 (the channel's
+    last transaction is still in that block: a reorg before finality may have moved it), so a
+    tag never claims more than L1 gave. Reads of L1 are cached for `FINALITY_POLL_S`: a tag
+    is read on every JSON-RPC call that names it.
     """
 
     def __init__(self, services: RollupServices) -> None:
         self.services = services
         self._genesis = services.chain.header_by_number(0)
+        self._final = Confirmation(0, 0, b"")
+        """The newest confirmation checked final: finality never goes back."""
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
 
     @property
     def safe(self) -> BlockHeaderAPI:
@@ -109,4 +121,32 @@ class BatcherLabels:
 
     @property
     def finalized(self) -> BlockHeaderAPI:
-        return self._genesis
+        with self._lock:
+            if time.monotonic() - self._checked_at >= FINALITY_POLL_S:
+                self._checked_at = time.monotonic()
+                self._advance()
+            through = self._final.l2_through
+        chain = self.services.chain
+        return chain.header_by_number(min(through, chain.head.block_number))
+
+    def _advance(self) -> None:
+        batcher = self.services.batcher
+        if batcher is None:
+            return
+        pending = [
+            c for c in batcher.progress.confirmations if c.l2_through > self._final.l2_through
+        ]
+        if not pending:
+            return
+        client = self.services.client
+        try:
+            l1_final = client.finalized().number
+            for confirmation in reversed(pending):  # the newest final one settles all before it
+                if confirmation.l1_block > l1_final:
+                    continue
+                receipt = client.receipt(confirmation.tx_hash)
+                if receipt is not None and receipt.block_number == confirmation.l1_block:
+                    self._final = confirmation
+                    return
+        except L1Unavailable:
+            return  # L1 unreachable: keep what was known

@@ -36,6 +36,8 @@ pytestmark = pytest.mark.slow
 
 MESSAGE_PASSER = "0x4200000000000000000000000000000000000016"
 DEPOSIT_TYPE = 0x7E
+FINALITY_DEPTH = 64
+"""anvil's finalized block is its head minus 64 (two epochs of 32 slots)."""
 OPEN = 10**18
 
 
@@ -176,9 +178,10 @@ def test_batches_on_l1_decode_to_the_sealed_blocks(
         hashes.append(l2.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction))
     last = max(l2.eth.wait_for_transaction_receipt(h, timeout=30)["blockNumber"] for h in hashes)
     wait_for(lambda: confirmed_through(rollup_devnet.datadir) >= last, 40, "the batcher")
-    # The sequencer's `safe` tag follows what the batcher got confirmed on L1.
+    # The sequencer's `safe` tag follows what the batcher got confirmed on L1; `finalized`
+    # (what landed in a finalized L1 block) is never ahead of it.
     assert l2.eth.get_block("safe")["number"] >= last
-    assert l2.eth.get_block("finalized")["number"] == 0
+    assert l2.eth.get_block("finalized")["number"] <= l2.eth.get_block("safe")["number"]
 
     posted = posted_blocks(l1, rollup)
     assert len(posted) >= last
@@ -239,5 +242,15 @@ def test_kill_during_submission_then_restart_leaves_no_gap_or_duplicate(
             assert killed_at > rollup.l1_genesis.number
             assert len(posted) >= head
             check_posted(l2, posted)
+
+            # anvil calls a block finalized 64 blocks later: past that, the sequencer's
+            # `finalized` tag reaches what the batcher had confirmed, restart or not.
+            node.w3().provider.make_request("anvil_mine", [FINALITY_DEPTH + 2])
+            wait_for(
+                lambda: l2.eth.get_block("finalized")["number"] >= head,
+                10,
+                "the finalized tag to follow L1 finality",
+            )
+            assert l2.eth.get_block("finalized")["number"] <= l2.eth.get_block("safe")["number"]
         finally:
             devnet.stop()

@@ -10,7 +10,9 @@ from openledger.config import NetworkConfig
 from openledger.l1.client import L1Client
 from openledger.l1.rollup_file import L1Contracts, L1GenesisOrigin, RollupFile
 from sequencer.batcher_progress import (
+    KEPT_CONFIRMATIONS,
     BatcherProgress,
+    Confirmation,
     PendingChannel,
     PendingPayload,
     ProgressFile,
@@ -71,13 +73,33 @@ def test_batcher_progress_survives_a_round_trip(tmp_path: Path) -> None:
             first_block=42,
             last_block=50,
             payloads=[
-                PendingPayload(b"\x00frame", nonce=3, tx_hashes=[b"\xaa" * 32], l1_block=99),
+                PendingPayload(
+                    b"\x00frame",
+                    nonce=3,
+                    tx_hashes=[b"\xaa" * 32],
+                    l1_block=99,
+                    included=b"\xaa" * 32,
+                ),
                 PendingPayload(b"\x00more"),
             ],
         ),
     )
+    progress.confirm(Confirmation(41, 97, b"\xbb" * 32))
     store = ProgressFile(tmp_path / "batcher.json")
     assert store.load() == BatcherProgress()
     store.save(progress)
     assert store.load() == progress
     assert progress.pending is not None and progress.pending.first_inclusion() == 99
+
+
+def test_batcher_progress_keeps_recent_confirmations_and_reads_older_files(
+    tmp_path: Path,
+) -> None:
+    progress = BatcherProgress()
+    for block in range(1, KEPT_CONFIRMATIONS + 11):
+        progress.confirm(Confirmation(block, 1000 + block, bytes(32)))
+    assert progress.confirmed_through == KEPT_CONFIRMATIONS + 10
+    assert len(progress.confirmations) == KEPT_CONFIRMATIONS
+    assert progress.confirmations[0].l2_through == 11
+    older = {"version": 1, "confirmed_through": 7, "pending": None}  # before finality tracking
+    assert BatcherProgress.from_json(older) == BatcherProgress(confirmed_through=7)

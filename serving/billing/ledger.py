@@ -308,13 +308,6 @@ class ResponseLedger:
             {int(cid): score for cid, score in json.loads(row["scores"]).items()},
         )
 
-    def answer(self, response_id: str) -> list[AnsweredChoice]:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT choices FROM answers WHERE response_id = ?", (response_id,)
-            ).fetchone()
-        return [] if row is None else _choices(row["choices"])
-
     def mark_submitted(self, records: list[ResponseRecord], block: int) -> list[ResponseRecord]:
         """Note that the records are about to be sent; the first such block is kept, so a
         search for an earlier settlement starts early enough."""

@@ -13,6 +13,7 @@ from eth_utils import is_address, to_checksum_address
 
 from openledger.contracts.datanets import Contribution, DatanetRegistryClient
 from serving.chain import ChainClients
+from serving.factory.data.store import InvalidContentHash, normalize_sha256
 
 UINT64_MAX = 2**64 - 1
 """`contribute`'s `size` is a `uint64`."""
@@ -37,11 +38,11 @@ def checksum_address(value: str, param: str = "address") -> str:
 
 
 def parse_sha256(value: str) -> bytes:
-    """32 bytes from 64 hex digits, with or without `0x`."""
-    digits = value.lower().removeprefix("0x")
-    if len(digits) != 64 or any(c not in "0123456789abcdef" for c in digits):
-        raise InvalidField("sha256", f"sha256 must be 64 hex digits, not {value!r}")
-    return bytes.fromhex(digits)
+    """32 bytes from 64 hex digits, with or without `0x` (the contribution store's names)."""
+    try:
+        return bytes.fromhex(normalize_sha256(value))
+    except InvalidContentHash:
+        raise InvalidField("sha256", f"sha256 must be 64 hex digits, not {value!r}") from None
 
 
 def parse_size(value: str) -> int:

@@ -37,8 +37,21 @@ def add_lora(
         for r in range(rows):
             y[r] += x[r] @ lora_a[row_slots[r]] @ lora_b[row_slots[r]]
     """
-    a = lora_a.index_select(0, row_slots)  # [rows, in, R]
-    b = lora_b.index_select(0, row_slots)  # [rows, R, out]
+    return add_gathered_lora(y, x, *gather_rows(lora_a, lora_b, row_slots))
+
+
+def gather_rows(
+    lora_a: torch.Tensor, lora_b: torch.Tensor, row_slots: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's A [rows, in, R] and B [rows, R, out]: the half of `add_lora` that depends
+    only on which slot each row uses, so a caller may keep it while the rows stay the same."""
+    return lora_a.index_select(0, row_slots), lora_b.index_select(0, row_slots)
+
+
+def add_gathered_lora(
+    y: torch.Tensor, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor
+) -> torch.Tensor:
+    """`y[r] += x[r] @ a[r] @ b[r]` for every row, in place: the other half of `add_lora`."""
     return y.baddbmm_(torch.bmm(x, a), b)
 
 

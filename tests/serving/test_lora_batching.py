@@ -192,3 +192,70 @@ def test_adapter_that_does_not_fit_is_refused(base_dir: Path, adapter_dirs: dict
         attn_only.load(0, adapter_dirs["r2"])
     with pytest.raises(AdapterError, match="cannot read"):
         attn_only.load(0, base_dir)
+
+
+def test_gathered_weights_are_reused_only_while_rows_and_slots_stay(monkeypatch):
+    """Decoding steps with the same rows gather once; a slot rewritten under the same rows, or
+    other rows, gather again, so the output always follows the slots' current weights."""
+    import serving.lora.layers as layers_module
+
+    calls = []
+    real_gather = layers_module.gather_rows
+
+    def counting_gather(*args):
+        calls.append(1)
+        return real_gather(*args)
+
+    monkeypatch.setattr(layers_module, "gather_rows", counting_gather)
+    mapping = BatchMapping()
+    layer = LoRALayer(torch.nn.Linear(8, 6), mapping, max_slots=2, max_rank=4)
+    mapping.gathered_bytes_per_row = layer.gathered_bytes_per_row
+    layer.set_slot(0, torch.randn(4, 8), torch.randn(6, 4), 1.0)
+    layer.set_slot(1, torch.randn(2, 8), torch.randn(6, 2), 0.5)
+    x = torch.randn(3, 1, 8)
+    device = torch.device("cpu")
+
+    def step(row_slots):
+        with torch.no_grad(), batch_mapping(mapping, row_slots, 2, device):
+            out = layer(x)
+        mapped = torch.tensor([2 if s == NO_ADAPTER else s for s in row_slots])
+        expected = add_lora(layer.base(x), x, layer.lora_a, layer.lora_b, mapped)
+        torch.testing.assert_close(out, expected)
+
+    for _ in range(3):
+        step([0, 1, NO_ADAPTER])
+    assert len(calls) == 1
+    layer.set_slot(1, torch.randn(3, 8), torch.randn(6, 3), 2.0)
+    step([0, 1, NO_ADAPTER])
+    assert len(calls) == 2
+    step([1, 0, NO_ADAPTER])
+    step([0, 1, NO_ADAPTER])
+    assert len(calls) == 4
+    layer.clear_slot(0)
+    step([0, 1, NO_ADAPTER])
+    assert len(calls) == 5
+
+
+def test_gathered_weights_over_the_memory_cap_are_not_kept(monkeypatch):
+    import serving.lora.layers as layers_module
+
+    mapping = BatchMapping()
+    layer = LoRALayer(torch.nn.Linear(8, 6), mapping, max_slots=2, max_rank=4)
+    layer.set_slot(0, torch.randn(4, 8), torch.randn(6, 4), 1.0)
+    mapping.gathered_bytes_per_row = layers_module.GATHER_CACHE_BYTES  # two rows are too many
+    with torch.no_grad(), batch_mapping(mapping, [0, 1], 2, torch.device("cpu")):
+        layer(torch.randn(2, 1, 8))
+    assert layer._gathered is None
+    with torch.no_grad(), batch_mapping(mapping, [0], 2, torch.device("cpu")):
+        layer(torch.randn(1, 1, 8))  # one row uses one slot: the no-gather path
+    assert layer._gathered is None
+
+
+def test_wrapping_sums_every_layers_gathered_bytes(base_dir: Path):
+    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    mapping = BatchMapping()
+    layers = wrap_lora_layers(model, TARGETS, 2, MAX_RANK, mapping)
+    expected = sum(
+        (layer.in_features + layer.out_features) * MAX_RANK * 4 for layer in layers.values()
+    )
+    assert mapping.gathered_bytes_per_row == expected > 0

@@ -60,7 +60,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 # Run as `python benchmarks/serving.py`, this file's folder comes first on sys.path and its name
 # would hide the `serving` package: put the repository root there instead.
@@ -217,8 +217,17 @@ def synchronize(device: torch.device) -> None:
 # -- our engine ---------------------------------------------------------------------------
 
 
-async def _serve(engine: Engine, jobs: list[Job], max_tokens: int) -> tuple[float, list[Any]]:
-    params = SamplingParams(max_tokens=max_tokens, temperature=0)
+class TokenBudget(NamedTuple):
+    """Tokens per request: at most `max_tokens`, and no end-of-sequence before `min_tokens`."""
+
+    max_tokens: int
+    min_tokens: int
+
+
+async def _serve(engine: Engine, jobs: list[Job], budget: TokenBudget) -> tuple[float, list[Any]]:
+    params = SamplingParams(
+        max_tokens=budget.max_tokens, min_tokens=budget.min_tokens, temperature=0
+    )
     start = time.perf_counter()
 
     async def one(job: Job) -> tuple[str, float, list[int]]:
@@ -238,11 +247,11 @@ async def _serve(engine: Engine, jobs: list[Job], max_tokens: int) -> tuple[floa
 
 
 def run_engine(
-    system: str, engine: Engine, jobs: list[Job], max_tokens: int, adapters: int | None
+    system: str, engine: Engine, jobs: list[Job], budget: TokenBudget, adapters: int | None
 ) -> Result:
     steps, prefills = engine.stats.steps, engine.stats.prefills
     cpu = time.process_time()
-    wall, results = asyncio.run(_serve(engine, jobs, max_tokens))
+    wall, results = asyncio.run(_serve(engine, jobs, budget))
     cpu = time.process_time() - cpu
     outputs = {rid: tokens for rid, _, tokens in results}
     return Result(
@@ -279,7 +288,7 @@ class FirstLogits(LogitsProcessor):
 def hf_batch(
     model: Any,
     jobs: list[Job],
-    max_tokens: int,
+    budget: TokenBudget,
     eos: int,
     device: torch.device,
     adapter_names: list[str] | None = None,
@@ -296,7 +305,8 @@ def hf_batch(
     out = model.generate(
         input_ids=ids.to(device),
         attention_mask=mask.to(device),
-        max_new_tokens=max_tokens,
+        max_new_tokens=budget.max_tokens,
+        min_new_tokens=budget.min_tokens,
         do_sample=False,
         pad_token_id=eos,
         eos_token_id=eos,
@@ -315,7 +325,7 @@ def run_hf(
     adapters: int | None,
     batches: list[tuple[str | None, list[Job]]],
     model: Any,
-    max_tokens: int,
+    budget: TokenBudget,
     eos: int,
     device: torch.device,
     mixed: bool = False,
@@ -331,7 +341,7 @@ def run_hf(
             names = [job.adapter or PEFT_BASE for job in jobs]
         elif adapter is not None:
             model.set_adapter(adapter)
-        out, first_at = hf_batch(model, jobs, max_tokens, eos, device, names)
+        out, first_at = hf_batch(model, jobs, budget, eos, device, names)
         synchronize(device)
         outputs.update(out)
         ttft.extend([first_at - start] * len(jobs))
@@ -411,7 +421,8 @@ PROFILE_PARTS: list[tuple[str, str, str]] = [
     ("decode steps, total", "engine/engine.py", "_decode"),
     ("prefills, total", "engine/engine.py", "_prefill"),
     ("model forward (all of it)", "engine/engine.py", "_forward"),
-    ("  of which LoRA gather/bmm (add_lora)", "lora/punica.py", "add_lora"),
+    ("  of which LoRA gather (gather_rows)", "lora/punica.py", "gather_rows"),
+    ("  of which LoRA bmm (add_gathered_lora)", "lora/punica.py", "add_gathered_lora"),
     ("  of which base projections (Conv1D)", "transformers/pytorch_utils.py", "forward"),
     ("  of which attention (sdpa)", "sdpa_attention.py", "sdpa_attention_forward"),
     ("  of which cache update (DynamicCache.update)", "cache_utils.py", "update"),
@@ -472,6 +483,7 @@ def top_functions(stats: pstats.Stats, n: int) -> list[tuple[str, int, float, fl
 class Settings:
     requests: int
     max_tokens: int
+    min_tokens: int
     adapter_counts: list[int]
     max_batch: int
     slots: int
@@ -479,6 +491,10 @@ class Settings:
     host_1k: int
     distinct_files: int
     repeat: int
+
+    @property
+    def budget(self) -> TokenBudget:
+        return TokenBudget(self.max_tokens, self.min_tokens)
 
 
 def fmt(x: float, digits: int = 1) -> str:
@@ -490,7 +506,7 @@ def log(message: str) -> None:
 
 
 def warm_up(engine: Engine, jobs: list[Job]) -> None:
-    asyncio.run(_serve(engine, jobs, 4))
+    asyncio.run(_serve(engine, jobs, TokenBudget(4, 0)))
 
 
 def load_average() -> str:
@@ -532,7 +548,7 @@ def run_systems(
     eos = tokenizer.eos_token_id
     counts = settings.adapter_counts
     max_adapters = max(counts)
-    max_tokens = settings.max_tokens
+    budget = settings.budget
     base_jobs = make_jobs(tokenizer, settings.requests, None)
     workloads = {count: make_jobs(tokenizer, settings.requests, count) for count in counts}
 
@@ -570,10 +586,10 @@ def run_systems(
     warm_up(loaded.engine, make_jobs(tokenizer, settings.max_batch, min(8, max_adapters), SEED + 1))
 
     def hf(system: str, count: int, batches: list[Any], model: Any, mixed: bool = False):
-        return lambda: run_hf(system, count, batches, model, max_tokens, eos, device, mixed)
+        return lambda: run_hf(system, count, batches, model, budget, eos, device, mixed)
 
     def ours(system: str, engine: Engine, jobs: list[Job], count: int):
-        return lambda: run_engine(system, engine, jobs, max_tokens, count)
+        return lambda: run_engine(system, engine, jobs, budget, count)
 
     systems: list[tuple[Callable[[], Result], bool]] = [
         (ours("ours-base (no LoRA layers)", plain_engine, base_jobs, 0), True),
@@ -633,6 +649,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="about a minute on 2 CPU cores")
     parser.add_argument("--requests", type=int)
     parser.add_argument("--max-tokens", type=int)
+    parser.add_argument(
+        "--min-tokens",
+        type=int,
+        help="no end-of-sequence before this many tokens (default: --max-tokens, so every "
+        "system generates the same tokens, as vLLM's benchmarks do; 0 lets EOS end requests)",
+    )
     parser.add_argument("--adapters", help="comma-separated distinct-adapter counts (1,16,256)")
     parser.add_argument("--max-batch", type=int, default=64, help="engine rows = static batch")
     parser.add_argument("--slots", type=int, default=32, help="engine device slots")
@@ -649,6 +671,7 @@ def main() -> None:
     settings = Settings(
         requests=args.requests or (128 if quick else 256),
         max_tokens=args.max_tokens or 32,
+        min_tokens=args.max_tokens or 32 if args.min_tokens is None else args.min_tokens,
         adapter_counts=[int(n) for n in args.adapters.split(",")]
         if args.adapters
         else ([1, 16, 128] if quick else [1, 16, 256]),
@@ -677,7 +700,8 @@ def main() -> None:
         f"device {device} ({dtype}), torch threads {torch.get_num_threads()}, load average "
         f"{load_average()} at start, base "
         f"{'tiny GPT-2 (2 layers, 64 wide)' if not args.base_model else base_dir}, "
-        f"{settings.requests} requests x {settings.max_tokens} greedy tokens, prompts 16-32 "
+        f"{settings.requests} requests x {settings.max_tokens} greedy tokens (no EOS before "
+        f"{settings.min_tokens}), prompts 16-32 "
         f"tokens, all submitted at t=0; engine {settings.max_batch} rows, "
         f"{settings.slots} device slots; static batches of {settings.max_batch}"
     )
@@ -821,7 +845,7 @@ def run_thousand(
     register_s = time.perf_counter() - started
     jobs = make_jobs(tokenizer, settings.thousand, settings.thousand, seed=SEED + 2)
     with torch.inference_mode():
-        result = run_engine("ours-1k", loaded.engine, jobs, settings.max_tokens, settings.thousand)
+        result = run_engine("ours-1k", loaded.engine, jobs, settings.budget, settings.thousand)
     _, peak = rss_mib()
     if not reset:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -875,7 +899,7 @@ def run_profile(
     loaded.adapters.prefetch([adapter_id(i) for i in range(count)])
     jobs = make_jobs(tokenizer, settings.requests, count)
     with torch.inference_mode():
-        result = run_engine("ours (profiled)", loaded.engine, jobs, settings.max_tokens, count)
+        result = run_engine("ours (profiled)", loaded.engine, jobs, settings.budget, count)
     loaded.engine.shutdown()
     stats = pstats.Stats(profile)
     steps = result.extra["steps"] + 1  # the warm-up-free engine: every step is in the profile

@@ -99,10 +99,13 @@ def _choices(ctx: ApiContext, plan: Plan, id_prefix: str) -> list[Choice]:
         )
     choices = []
     for prompt, budget in zip(plan.prompts, plan.budgets, strict=True):
+        if req.min_tokens > budget:
+            raise ApiError(400, f"min_tokens: at most max_tokens ({budget})", param="min_tokens")
         for _ in range(req.n):
             index = len(choices)
             params = SamplingParams(
                 max_tokens=budget,
+                min_tokens=req.min_tokens,
                 temperature=1.0 if req.temperature is None else req.temperature,
                 top_p=1.0 if req.top_p is None else req.top_p,
                 seed=None if req.seed is None else (req.seed + index) % (MAX_SEED + 1),

@@ -41,6 +41,9 @@ class Sampling(BaseModel):
         | None
     ) = None
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
+    min_tokens: Annotated[int, Field(ge=0)] = 0
+    """vLLM's extension: no end-of-sequence token before this many tokens (stop strings still
+    apply); the `openai` client sends it with `extra_body`."""
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     logit_bias: dict[str, float] | None = None

@@ -398,6 +398,10 @@ class Engine:
     ) -> None:
         """Sample, deliver, and retire the rows that are done."""
         params = [s.request.params for s in sequences]
+        if self.eos_token_id is not None:
+            early = [row for row, s in enumerate(sequences) if s.generated < params[row].min_tokens]
+            if early:
+                logits[early, self.eos_token_id] = float("-inf")
         tokens = sample_next(logits, params, [s.generator for s in sequences])
         for sequence, token, length in zip(sequences, tokens, lengths, strict=True):
             sequence.last_token = token

@@ -25,6 +25,9 @@ class SamplingParams:
     """How to pick each next token. `temperature == 0` is greedy decoding."""
 
     max_tokens: int = 16
+    min_tokens: int = 0
+    """No end-of-sequence token before this many tokens (vLLM's `min_tokens`, transformers'
+    `min_new_tokens`): benchmarks use it to give every system the same number of tokens."""
     temperature: float = 1.0
     top_p: float = 1.0
     seed: int | None = None
@@ -33,6 +36,8 @@ class SamplingParams:
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
             raise ValueError("max_tokens must be at least 1")
+        if not 0 <= self.min_tokens <= self.max_tokens:
+            raise ValueError("min_tokens must be between 0 and max_tokens")
         if self.temperature < 0:
             raise ValueError("temperature must be at least 0")
         if not 0 < self.top_p <= 1:

@@ -353,6 +353,25 @@ def test_chat_without_max_tokens_may_fill_the_context(serve, tokenizer):
     assert request.params.max_tokens == MAX_MODEL_LEN - len(request.prompt_ids)
 
 
+def test_min_tokens_reaches_the_engine_and_may_not_exceed_max_tokens(serve):
+    """vLLM's `min_tokens` extension, as the `openai` client sends it (`extra_body`)."""
+    service = serve()
+    client = service.client()
+    client.completions.create(
+        model="tiny-gpt2", prompt="The", max_tokens=4, extra_body={"min_tokens": 3}
+    )
+    assert service.engine.requests[0].params.min_tokens == 3
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.chat.completions.create(
+            model="tiny-gpt2",
+            messages=[{"role": "user", "content": "hi"}],
+            max_completion_tokens=2,
+            extra_body={"min_tokens": 3},
+        )
+    assert error_of(raised.value)["param"] == "min_tokens"
+    assert len(service.engine.requests) == 1
+
+
 def test_adapter_model_goes_to_the_engine_with_its_adapter(serve):
     service = serve()
     service.client().completions.create(model="adapter-1", prompt="The", max_tokens=2)

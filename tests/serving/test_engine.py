@@ -9,7 +9,7 @@ import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from serving.engine.engine import PromptTooLong
+from serving.engine.engine import Engine, PromptTooLong
 from serving.engine.loader import EngineConfig, LoadedEngine, load_engine
 from serving.engine.request import FinishReason, GenerationRequest, SamplingParams, TokenEvent
 from serving.lora.manager import UnknownAdapter
@@ -127,6 +127,51 @@ def test_concurrent_mixed_adapters_equal_peft_alone(engine, base_dir, adapter_di
     stats = engine.adapters.stats
     assert stats.evictions > 0 and stats.disk_loads >= len(ADAPTERS)
     assert engine.adapters.pinned() == {}
+
+
+def test_min_tokens_holds_back_end_of_text_as_transformers_does(base_dir) -> None:
+    """With a later greedy token as end of text, a request ends before it; with `min_tokens`
+    it goes on, giving exactly what transformers' `min_new_tokens` gives."""
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    model = AutoModelForCausalLM.from_pretrained(base_dir).to(DEVICE).eval()
+
+    def transformers_greedy(prompt: list[int], end: int, **kwargs) -> list[int]:
+        ids = torch.tensor([prompt], device=DEVICE)
+        out = model.generate(
+            ids, max_new_tokens=12, do_sample=False, eos_token_id=end, pad_token_id=end, **kwargs
+        )
+        tokens = out[0, len(prompt) :].tolist()
+        return tokens[: tokens.index(end)] if end in tokens else tokens
+
+    # The tiny model repeats itself: find a prompt whose greedy answer changes token once.
+    prompt, free, cut = next(
+        (prompt, free, k)
+        for prompt in (tokenizer(text).input_ids for text in PROMPTS)
+        for free in [transformers_greedy(prompt, tokenizer.eos_token_id)]
+        for k in range(1, len(free))
+        if free[k] not in free[:k]
+    )
+    end = free[cut]
+    engine = Engine(model, eos_token_id=end, max_context=128)
+    try:
+
+        def run(min_tokens: int) -> list[TokenEvent]:
+            params = SamplingParams(max_tokens=12, min_tokens=min_tokens, temperature=0)
+            request = GenerationRequest(f"min-{min_tokens}", prompt, None, params)
+
+            async def collect_all() -> list[TokenEvent]:
+                return [event async for event in engine.generate(request)]
+
+            return asyncio.run(collect_all())
+
+        ended = run(0)
+        assert tokens_of(ended) == free[:cut] and ended[-1].finish_reason == FinishReason.STOP
+        minimum = cut + 4
+        held = tokens_of(run(minimum))
+        assert len(held) >= minimum
+        assert held == transformers_greedy(prompt, end, min_new_tokens=minimum)
+    finally:
+        engine.shutdown()
 
 
 def test_seeded_sampling_is_reproducible_in_any_batch(engine) -> None:

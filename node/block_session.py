@@ -75,7 +75,7 @@ class BlockSession:
         if tx.gas > self.gas_remaining:
             return Skipped("gas limit reached", fatal=False)
         try:
-            receipt, _computation = self._vm.apply_transaction(self._header, tx)
+            receipt = self._vm.apply_block_transaction(self._header, tx)
         except ValidationError as exc:
             # py-evm validates nonce, balance and fee caps before it changes any state.
             return Skipped(str(exc), fatal=True)

@@ -6,8 +6,10 @@ One run, all in this process except anvil (the L1, ``sequencer.anvil.DevL1``):
 1. ``openledger l1 deploy``'s code deploys the L1 contracts and gives a rollup.json.
 2. The sequencer (the real ``BlockProducer`` with the real ``L1Watcher``) builds ``--blocks``
    blocks of ``--txs`` pre-signed EIP-1559 transfers each, admitted through its mempool: the
-   clock covers admission, execution, sealing and commits (the producer's throughput limit,
-   without HTTP).
+   clock covers admission, execution, sealing and commits (how fast its CPU can produce,
+   without HTTP). The chain itself caps production at the block gas limit per block time
+   (30M gas per 2 s by default: 714 transfers/s); the sequencer's throughput limit is the lower
+   of the two, and derivation is compared with that and with each of them.
 3. The blocks are posted as the batcher posts them (span-batch channels of about 90 kB
    compressed, calldata to the inbox from dev account 1); L1 bytes and gas are counted against
    the transfers' plain RLP.
@@ -53,6 +55,8 @@ from sequencer.l1_cli import deploy_rollup
 from sequencer.l1_watcher import L1Watcher
 from sequencer.mempool import Mempool
 from sequencer.pool_adapter import SequencerPool
+
+TRANSFER_GAS = 21_000
 
 CHANNEL_RAW_BYTES = 150_000
 """Raw transaction bytes per channel: about 90 kB compressed, under the batcher's 100 kB.
@@ -222,14 +226,20 @@ def run(blocks: int, per_block: int, workdir: Path) -> dict[str, Any]:
         chain.close()
     finally:
         anvil.stop()
+    chain_limit = base.chain.gas_limit / base.chain.block_time / TRANSFER_GAS
+    sequencer_rate = total / produced_s
+    derive_rate = total / derived_s
     return {
         "blocks": blocks,
         "transfers": total,
         "sequencer_blocks_per_s": round(blocks / produced_s, 1),
-        "sequencer_tx_per_s": round(total / produced_s, 1),
+        "sequencer_tx_per_s": round(sequencer_rate, 1),
+        "chain_limit_tx_per_s": round(chain_limit, 1),
         "derive_blocks_per_s": round(blocks / derived_s, 1),
-        "derive_tx_per_s": round(total / derived_s, 1),
-        "derive_vs_sequencer": round(produced_s / derived_s, 2),
+        "derive_tx_per_s": round(derive_rate, 1),
+        "derive_vs_sequencer_cpu": round(derive_rate / sequencer_rate, 2),
+        "derive_vs_chain_limit": round(derive_rate / chain_limit, 2),
+        "derive_vs_throughput_limit": round(derive_rate / min(sequencer_rate, chain_limit), 2),
         "l1_payloads": len(payloads),
         "l1_bytes_per_transfer": round(l1_bytes / total, 1),
         "rlp_bytes_per_transfer": round(rlp_bytes / total, 1),

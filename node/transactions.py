@@ -13,16 +13,13 @@ from functools import cached_property
 
 import rlp
 from eth.abc import SignedTransactionAPI
-from eth_keys.exceptions import BadSignature
 from eth_utils import ValidationError
 
 from node.deposit_tx import DEPOSIT_TX_TYPE, OpenLedgerTransactionBuilder
 from node.exceptions import InvalidTransaction
 from node.l1_fee import compressed_size
+from node.signer import SignatureError, recover_address
 from openledger.types import Address, Hash32
-
-SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
-"""EIP-2: signatures with s above half the curve order are malleable and refused."""
 
 SUPPORTED_TYPES = frozenset({0, 1, 2, 4})
 """Legacy, EIP-2930, EIP-1559 and EIP-7702. Blob transactions (3) have no place on an L2;
@@ -96,18 +93,20 @@ def pin_sender(tx: SignedTransactionAPI, sender: Address) -> None:
         object.__setattr__(target, "check_signature_validity", lambda: None)
 
 
-def recover_sender(tx: SignedTransactionAPI, chain_id: int) -> Address:
-    """Check the signature's form and chain id, verify it, and return the signer."""
+def recover_sender(tx: SignedTransactionAPI, raw: bytes, chain_id: int) -> Address:
+    """Check the signature's form and chain id, recover the signer from ``raw`` (the bytes
+    ``tx`` was decoded from) and return it.
+
+    Recovery alone suffices: a recovered key always verifies the signature it came from, so
+    py-evm's check_signature_validity (recover, then verify) would do the work twice.
+    """
     tx_chain_id = _chain_id_of(tx)
     if tx_chain_id is not None and tx_chain_id != chain_id:
         raise InvalidTransaction(f"invalid chain id for signer: have {tx_chain_id} want {chain_id}")
-    if tx.s > SECP256K1_HALF_N or tx.s == 0 or tx.r == 0:
-        raise InvalidTransaction("invalid sender: malleable or zero signature")
+    v = tx.v if transaction_type(tx) == 0 else tx.y_parity
     try:
-        # Recovery alone suffices: a recovered key always verifies the signature it came from,
-        # so py-evm's check_signature_validity (recover, then verify) would do the work twice.
-        return Address(tx.sender)
-    except (BadSignature, ValidationError, ValueError) as exc:
+        return Address(recover_address(raw, v, tx.r, tx.s))
+    except SignatureError as exc:
         raise InvalidTransaction(f"invalid sender: {exc}") from exc
 
 
@@ -123,7 +122,7 @@ def _chain_id_of(tx: SignedTransactionAPI) -> int | None:
 def admit(raw: bytes, chain_id: int) -> AdmittedTransaction:
     """Decode, verify, pin, and compress once for the L1 fee: the stateless half of admission."""
     tx = decode_transaction(raw)
-    sender = recover_sender(tx, chain_id)
+    sender = recover_sender(tx, raw, chain_id)
     pin_sender(tx, sender)
     compressed_size(tx)
     return AdmittedTransaction(tx=tx, sender=sender, raw=raw)

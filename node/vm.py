@@ -133,12 +133,23 @@ class OpenLedgerVM(PragueVM):
         """
         if withdrawals:
             raise ValidationError("an L2 block carries no beacon-chain withdrawals")
+        encoded = tuple(tx.encode() for tx in transactions)
+        self._built_transactions = (encoded, ordered_trie_root(encoded))
         header = new_header.copy(
-            transaction_root=ordered_trie_root([tx.encode() for tx in transactions]),
+            transaction_root=self._built_transactions[1],
             receipt_root=ordered_trie_root([receipt.encode() for receipt in receipts]),
             withdrawals_root=BLANK_ROOT_HASH,
         )
         return base_block.copy(header=header, transactions=transactions, withdrawals=[])
+
+    def _transactions_root(self, transactions: Sequence[SignedTransactionAPI]) -> bytes:
+        """The root of ``transactions``; reused when they are the ones this VM just set, as
+        ``mine_block`` validates the block it has just built."""
+        encoded = tuple(tx.encode() for tx in transactions)
+        built = getattr(self, "_built_transactions", None)
+        if built is not None and built[0] == encoded:
+            return built[1]
+        return ordered_trie_root(encoded)
 
     def process_deposit_request_data(self, block: BlockAPI) -> None:
         """EIP-6110 reads beacon deposit-contract logs; an L2 has no beacon deposit contract.
@@ -153,7 +164,7 @@ class OpenLedgerVM(PragueVM):
             return
         parent = self.chaindb.get_block_header_by_hash(block.header.parent_hash)
         self.validate_header(block.header, parent)
-        root = ordered_trie_root([tx.encode() for tx in block.transactions])
+        root = self._transactions_root(block.transactions)
         if root != block.header.transaction_root:
             raise ValidationError(
                 f"transactions root {block.header.transaction_root.hex()} does not match "

@@ -28,6 +28,7 @@ from eth.vm.message import Message
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 
+from node.account_db import BatchedAccountDB
 from node.deposit_tx import deposit_payload, is_deposit
 from node.l1_fee import L1FeeParams, compressed_size
 from openledger.contracts.predeploys import L1_FEE_VAULT_ADDRESS
@@ -146,6 +147,7 @@ class OpenLedgerState(PragueState):
     """Prague's state with the L2's two transaction rules."""
 
     transaction_executor_class = L1FeeTransactionExecutor
+    account_db_class = BatchedAccountDB  # the account trie updated in one pass per block
 
     def apply_transaction(self, transaction: SignedTransactionAPI) -> ComputationAPI:
         if is_deposit(transaction):

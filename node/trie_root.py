@@ -11,14 +11,18 @@ can be built bottom-up from the sorted keys as the yellow paper defines it (exec
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import rlp
 from eth.constants import BLANK_ROOT_HASH
 from eth_hash.auto import keccak
 
+from node.trie_codec import encode_bytes, encode_list
+
 HASH_THRESHOLD = 32
 """A child node whose RLP is shorter than this is embedded in its parent rather than hashed."""
+
+EMPTY = encode_bytes(b"")
+"""An absent child of a branch node."""
 
 
 def _nibbles(key: bytes) -> bytes:
@@ -41,23 +45,19 @@ def _hex_prefix(nibbles: bytes, is_leaf: bool) -> bytes:
     return packed + bytes(rest[i] << 4 | rest[i + 1] for i in range(0, len(rest), 2))
 
 
-def _reference(node: Any) -> Any:
-    """How a parent refers to a child: embedded when short, by hash otherwise."""
-    if node == b"":
-        return b""
-    encoded = rlp.encode(node)
+def _reference(encoded: bytes) -> bytes:
+    """How a parent refers to a child node, as RLP: embedded when short, by hash otherwise."""
     if len(encoded) < HASH_THRESHOLD:
-        return node
-    return keccak(encoded)
+        return encoded
+    return encode_bytes(keccak(encoded))
 
 
-def _build(items: list[tuple[bytes, bytes]], level: int) -> Any:
-    """The node for ``items`` (sorted by key, all sharing ``key[:level]``)."""
-    if not items:
-        return b""
+def _build(items: list[tuple[bytes, bytes]], level: int) -> bytes:
+    """The RLP of the node for ``items`` (sorted by key, non-empty, all sharing
+    ``key[:level]``), written directly: pyrlp's per-item sedes inference was most of the time."""
     if len(items) == 1:
         key, value = items[0]
-        return [_hex_prefix(key[level:], True), value]
+        return encode_list(encode_bytes(_hex_prefix(key[level:], True)) + encode_bytes(value))
     first = items[0][0]
     shortest = min(len(key) for key, _ in items)
     prefix = 0
@@ -67,7 +67,8 @@ def _build(items: list[tuple[bytes, bytes]], level: int) -> Any:
         prefix += 1
     if prefix:
         child = _build(items, level + prefix)
-        return [_hex_prefix(first[level : level + prefix], False), _reference(child)]
+        path = encode_bytes(_hex_prefix(first[level : level + prefix], False))
+        return encode_list(path + _reference(child))
     branches: list[list[tuple[bytes, bytes]]] = [[] for _ in range(16)]
     value = b""
     for key, item_value in items:
@@ -75,7 +76,10 @@ def _build(items: list[tuple[bytes, bytes]], level: int) -> Any:
             value = item_value
         else:
             branches[key[level]].append((key, item_value))
-    return [_reference(_build(branch, level + 1)) for branch in branches] + [value]
+    children = b"".join(
+        _reference(_build(branch, level + 1)) if branch else EMPTY for branch in branches
+    )
+    return encode_list(children + encode_bytes(value))
 
 
 def ordered_trie_root(encoded_items: Sequence[bytes]) -> bytes:
@@ -85,4 +89,4 @@ def ordered_trie_root(encoded_items: Sequence[bytes]) -> bytes:
     items = sorted(
         (_nibbles(rlp.encode(index)), value) for index, value in enumerate(encoded_items)
     )
-    return keccak(rlp.encode(_build(items, 0)))
+    return keccak(_build(items, 0))

@@ -14,6 +14,7 @@ from openledger.accounts import dev_accounts
 from openledger.config import load_config
 from openledger.contracts.deploy import DEPLOYMENT_FILE
 from sequencer.ai_service import AiService
+from sequencer.batcher import DATA_AVAILABILITY
 from sequencer.devnet_l1 import DevnetL1, prepare_devnet_l1
 from sequencer.service import SequencerNode
 
@@ -67,6 +68,13 @@ def register_devnet(commands: Any) -> None:
         default=1,
         help="how deep an L1 block must be to become an L2 block's origin (1 = the L1 head)",
     )
+    parser.add_argument(
+        "--batcher-data-availability",
+        choices=DATA_AVAILABILITY,
+        default="auto",
+        help="how the batcher posts to L1: calldata, EIP-4844 blobs, or auto = blobs where "
+        "the L1 supports them (auto)",
+    )
     parser.set_defaults(handler=run_devnet)
 
 
@@ -116,6 +124,7 @@ def run_devnet(args: argparse.Namespace) -> int:
             args.l1_port,
             args.l1_block_time,
             args.l1_confirmations,
+            args.batcher_data_availability,
         )
 
     ai: AiService | None = None

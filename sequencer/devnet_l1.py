@@ -21,6 +21,7 @@ from openledger.l1.deploy import L1DeployConfig, default_batch_inbox
 from openledger.l1.exceptions import RollupFileError
 from openledger.l1.rollup_file import ROLLUP_FILE, RollupFile, load_rollup_file
 from sequencer.anvil import DevL1
+from sequencer.batcher import BatcherConfig
 from sequencer.l1_cli import deploy_rollup
 from sequencer.rollup_services import L1Settings
 
@@ -92,8 +93,11 @@ def prepare_devnet_l1(
     l1_port: int,
     l1_block_time: int,
     confirmations: int,
+    data_availability: str = "calldata",
 ) -> tuple[NetworkConfig, DevnetL1]:
-    """Start or reach the L1, deploy or load the rollup; return the L2 config tied to it."""
+    """Start or reach the L1, deploy or load the rollup; return the L2 config tied to it.
+
+    ``data_availability``: how the batcher posts (``calldata``, ``blobs`` or ``auto``)."""
     accounts = [Account.from_key(a.private_key) for a in dev_accounts(config.genesis.mnemonic, 3)]
     anvil = None
     if l1_rpc is None:
@@ -138,5 +142,6 @@ def prepare_devnet_l1(
         batcher_key=accounts[BATCHER],
         proposer_key=accounts[PROPOSER],
         origin_confirmations=confirmations,
+        batcher=BatcherConfig(data_availability=data_availability),
     )
     return rollup.apply_to(config), DevnetL1(rollup, settings, anvil, path, l1_block_time)

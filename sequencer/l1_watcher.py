@@ -13,6 +13,10 @@ Deposits: the L2 deposit transactions of the origin's ``TransactionDeposited`` p
 origin, and only then. The rule is a function of the parent block, not of watcher state, so a
 failed build or a restart can neither lose nor repeat them.
 
+Batcher: the L1-attributes deposit records the batcher in force at the origin, as op-node
+does (derivation writes the same): the parent block's, changed by the ``BatcherUpdated``
+events of a new origin. Like deposits, it depends only on the parent block.
+
 L1 is read by a background thread that prefetches the blocks after the current origin with
 their logs into a cache; the builder only reads the cache, so a slow or unreachable L1 never
 delays block production (the origin just stops advancing).
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI
 
@@ -33,10 +37,17 @@ from node.deposits import (
     InvalidDepositLog,
     deposit_from_log,
 )
-from node.l1_info import FeeScalars, L1Origin, block_l1_attributes, configured_attributes
+from node.l1_info import (
+    FeeScalars,
+    L1Attributes,
+    L1Origin,
+    block_l1_attributes,
+    configured_attributes,
+)
 from openledger.l1.client import L1Block, L1Client
 from openledger.l1.exceptions import L1Unavailable
 from openledger.l1.rollup_file import RollupFile
+from openledger.l1.system_config import BATCHER_UPDATED_TOPIC, SystemConfig, SystemConfigLog
 from sequencer.l1_origin import NextL1Origin
 
 log = logging.getLogger(__name__)
@@ -53,6 +64,14 @@ class L1Epoch:
 
     block: L1Block
     deposits: tuple[SignedTransactionAPI, ...]
+    batcher: bytes | None = None
+    """The batcher this block's SystemConfig events set, if any (the last one)."""
+
+    def scalars(self, parent: FeeScalars) -> FeeScalars:
+        """The fee fields of a block on this origin whose parent's are ``parent``."""
+        if self.batcher is None:
+            return parent
+        return replace(parent, batcher_hash=bytes(12) + self.batcher)
 
     def origin(self) -> L1Origin:
         return L1Origin(
@@ -82,9 +101,9 @@ class L1Watcher:
         self.rollup = rollup
         self.confirmations = confirmations
         self.poll_s = poll_s
-        genesis = configured_attributes(rollup.node_rollup())
-        self._genesis_origin = genesis.origin
-        self._scalars: FeeScalars = genesis.scalars
+        self._genesis = configured_attributes(rollup.node_rollup())
+        self._genesis_origin = self._genesis.origin
+        self._scalars: FeeScalars = self._genesis.scalars
         self._lock = threading.Lock()
         self._epochs: dict[int, L1Epoch] = {}
         self._current = self._genesis_origin
@@ -103,13 +122,20 @@ class L1Watcher:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
+    def attributes_of(self, header: BlockHeaderAPI) -> L1Attributes:
+        """What an L2 block's L1-attributes deposit set (genesis: the rollup's)."""
+        attributes = block_l1_attributes([o.tx for o in self.chain.outcomes(header)[:1]])
+        return self._genesis if attributes is None else attributes
+
     def origin_of(self, header: BlockHeaderAPI) -> L1Origin:
         """The L1 origin an L2 block names in its L1-attributes deposit (genesis: the rollup's)."""
-        attributes = block_l1_attributes([o.tx for o in self.chain.outcomes(header)[:1]])
-        return self._genesis_origin if attributes is None else attributes.origin
+        return self.attributes_of(header).origin
 
     def __call__(self, parent: BlockHeaderAPI, timestamp: int) -> NextL1Origin:
-        current = self.origin_of(parent)
+        recorded = self.attributes_of(parent)
+        current = recorded.origin
+        # rollup.json's scalars, with the batcher in force at the parent's origin.
+        scalars = replace(self._scalars, batcher_hash=recorded.scalars.batcher_hash)
         with self._lock:
             self._current = current
             following = self._epochs.get(current.number + 1)
@@ -119,7 +145,9 @@ class L1Watcher:
             and following.block.timestamp <= timestamp
         ):
             return NextL1Origin(
-                origin=following.origin(), scalars=self._scalars, deposits=following.deposits
+                origin=following.origin(),
+                scalars=following.scalars(scalars),
+                deposits=following.deposits,
             )
         drifted = timestamp > current.timestamp + self.rollup.max_sequencer_drift
         if drifted and self._warned_drift != current.number:
@@ -132,7 +160,7 @@ class L1Watcher:
                 current.timestamp,
                 self.rollup.max_sequencer_drift,
             )
-        return NextL1Origin(origin=current, scalars=self._scalars, deposits_only=drifted)
+        return NextL1Origin(origin=current, scalars=scalars, deposits_only=drifted)
 
     # -- the poller (its own thread) --------------------------------------------------------
 
@@ -163,7 +191,7 @@ class L1Watcher:
                 block = self.client.block(number)
                 if block is None:
                     return
-                cached = L1Epoch(block, self._deposits(block))
+                cached = L1Epoch(block, self._deposits(block), self._new_batcher(block))
             if cached.block.parent_hash != parent_hash:
                 # A reorg deeper than `confirmations` replaced what we cached (or the origin).
                 log.warning("L1 block %d does not extend the cached chain: refetching", number)
@@ -174,6 +202,23 @@ class L1Watcher:
             with self._lock:
                 self._epochs[number] = cached
             parent_hash = cached.block.hash
+
+    def _new_batcher(self, block: L1Block) -> bytes | None:
+        """The batcher that SystemConfig's ``BatcherUpdated`` events in ``block`` set, if any."""
+        logs = self.client.logs(
+            block.hash, self.rollup.l1_contracts.system_config, BATCHER_UPDATED_TOPIC
+        )
+        if not logs:
+            return None
+        unset = SystemConfig(batcher=b"", batch_inbox=b"")
+        batcher = unset.updated(
+            SystemConfigLog(entry.topics, entry.log_index)
+            for entry in sorted(logs, key=lambda entry: entry.log_index)
+        ).batcher
+        if not batcher:
+            return None
+        log.info("L1 block %d sets the batcher to 0x%s", block.number, batcher.hex())
+        return batcher
 
     def _deposits(self, block: L1Block) -> tuple[SignedTransactionAPI, ...]:
         deposits = []

@@ -20,6 +20,7 @@ from node.chain import Chain
 from openledger.l1.client import L1Client
 from openledger.l1.exceptions import L1Unavailable
 from openledger.l1.rollup_file import RollupFile
+from openledger.l1.system_config import SystemConfigReader
 from openledger.l1.tx_manager import TxManager, TxManagerConfig
 from sequencer.batcher import Batcher, BatcherConfig
 from sequencer.batcher_progress import PROGRESS_FILE, Confirmation, ProgressFile
@@ -70,6 +71,7 @@ class RollupServices:
             rollup.channel_timeout,
             ProgressFile(self.datadir / PROGRESS_FILE),
             self.settings.batcher,
+            SystemConfigReader(self.client, rollup.l1_contracts.system_config),
         )
         batcher = self.batcher
         self.proposer = Proposer(

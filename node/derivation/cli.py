@@ -29,8 +29,15 @@ def register_node(commands: Any) -> None:
         "--config", type=Path, default=DEFAULT_CONFIG, help="network TOML the genesis is built from"
     )
     parser.add_argument(
+        "--l1-beacon",
+        default=None,
+        help="beacon node API URL for the batcher's EIP-4844 blobs (default: anvil's "
+        "anvil_getBlobByHash on --l1-rpc)",
+    )
+    parser.add_argument(
         "--poll-interval", type=float, default=1.0, help="seconds between L1 polls when caught up"
     )
+
     parser.set_defaults(handler=run_node)
 
 
@@ -38,7 +45,13 @@ def run_node(args: argparse.Namespace) -> int:
     rollup = load_rollup_file(args.rollup_config)
     config = rollup.apply_to(load_config(args.config)).with_overrides(rpc_port=args.rpc_port)
     node = FullNode(
-        config, rollup, args.datadir, args.l1_rpc, args.sequencer_rpc, args.poll_interval
+        config,
+        rollup,
+        args.datadir,
+        args.l1_rpc,
+        args.sequencer_rpc,
+        args.poll_interval,
+        l1_beacon=args.l1_beacon,
     )
 
     async def serve() -> None:

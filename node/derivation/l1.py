@@ -13,6 +13,7 @@ from typing import Protocol
 from node.deposits import DepositLog
 from node.l1_info import L1Origin
 from node.rpc.sync_api import L1BlockRef
+from openledger.l1.system_config import SystemConfig
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,11 @@ class L1Transaction:
     sender: bytes
     to: bytes | None
     input: bytes
+    blob_hashes: tuple[bytes, ...] = ()
+    """EIP-4844 versioned hashes (a type-3 transaction's); its data is in ``blobs``."""
+    blobs: tuple[bytes, ...] = ()
+    """The blobs of ``blob_hashes``, verified, where the source fetched them (it does for the
+    batcher's transactions to the inbox)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,9 @@ class L1Block:
     blob_base_fee: int
     transactions: tuple[L1Transaction, ...]
     deposit_logs: tuple[DepositLog, ...]
+    system_config: SystemConfig | None = None
+    """The batcher and inbox in force at this block (its own SystemConfig events included);
+    ``None`` from a source that does not follow SystemConfig: rollup.json's values apply."""
 
     def origin(self) -> L1Origin:
         """This block as an L2 block's L1 origin (what the L1-attributes deposit records)."""

@@ -11,9 +11,9 @@ whole.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from eth.abc import BlockHeaderAPI
-from eth_utils import to_canonical_address
 
 from node.chain import Chain
 from node.derivation.attributes import build_attributes
@@ -27,10 +27,10 @@ from node.derivation.l1 import L1Block, L1Source
 from node.derivation.retrieval import batcher_payloads
 from node.derivation.traversal import L1Traversal
 from node.heads import SAFE_HEAD_KEY, ChainHeads, L1Ref
-from node.l1_info import L1Attributes, block_l1_attributes, configured_attributes
+from node.l1_info import FeeScalars, L1Attributes, block_l1_attributes, configured_attributes
 from node.rewind import rewind
 from openledger.l1.rollup_file import RollupFile
-from openledger.types import Address
+from openledger.l1.system_config import SystemConfig
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,8 @@ class Pipeline:
         self.heads = heads
         self.rollup = rollup
         self.scalars = configured_attributes(rollup.node_rollup()).scalars
-        self.batcher = Address(to_canonical_address(rollup.batcher_address))
-        self.batch_inbox = Address(to_canonical_address(rollup.batch_inbox_address))
+        self.genesis_config = SystemConfig.from_rollup(rollup)
+        """The batcher and inbox of blocks from a source that does not follow SystemConfig."""
         self.traversal = L1Traversal(source, rollup.l1_genesis.number)
         self.channels = ChannelStage(rollup.l2_chain_id, rollup.channel_timeout)
         self.queue = BatchQueue(
@@ -105,6 +105,18 @@ class Pipeline:
         self.finality.on_rewind()
         self.reset()
 
+    # -- SystemConfig ----------------------------------------------------------------------
+
+    def system_config(self, block: L1Block) -> SystemConfig:
+        """The batcher and inbox in force at ``block`` (set by SystemConfig's events)."""
+        return block.system_config or self.genesis_config
+
+    def scalars_at(self, origin: L1Block) -> FeeScalars:
+        """The L1-attributes fee fields of a block on ``origin``: the batcher in force at the
+        origin (as op-node writes it), the fee scalars from rollup.json (SystemConfig has no
+        scalar setters)."""
+        return replace(self.scalars, batcher_hash=self.system_config(origin).batcher_hash)
+
     # -- one step -------------------------------------------------------------------------
 
     def step(self) -> bool:
@@ -125,7 +137,8 @@ class Pipeline:
         block = self.traversal.advance()
         if block is None:
             return False
-        payloads = batcher_payloads(block, self.batch_inbox, self.batcher)
+        config = self.system_config(block)
+        payloads = batcher_payloads(block, config.batch_inbox, config.batcher)
         self.queue.add(self.channels.read(block, payloads))
         self.traversal.prune(origin_number)
         return True
@@ -149,7 +162,7 @@ class Pipeline:
                 parent_attributes,
                 parent_origin_number,
                 origin,
-                self.scalars,
+                self.scalars_at(origin),
                 timestamp,
                 raw,
                 self.rollup.l2_chain_id,

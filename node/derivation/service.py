@@ -10,16 +10,19 @@ from pathlib import Path
 from eth_utils import to_canonical_address
 
 from node.chain import Chain
+from node.derivation.blobs import BeaconBlobSource, BlobSource, RpcBlobSource
 from node.derivation.driver import Driver
 from node.derivation.forward_pool import ForwardingPool
 from node.derivation.jsonrpc import JsonRpcClient
 from node.derivation.l1_rpc import RpcL1Source
 from node.derivation.pipeline import Pipeline
+from node.derivation.system_config import SystemConfigTracker
 from node.heads import ChainHeads
 from node.rpc.app import build_rpc_server
 from openledger.config import NetworkConfig
 from openledger.l1.exceptions import RollupFileError
 from openledger.l1.rollup_file import RollupFile
+from openledger.l1.system_config import SystemConfig
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,10 @@ class FullNode:
         l1_rpc: str,
         sequencer_rpc: str | None = None,
         poll_interval: float = 1.0,
+        l1_beacon: str | None = None,
     ) -> None:
+        """``l1_beacon``: a beacon node's API for the batcher's blobs (without it they are
+        asked of ``l1_rpc`` with ``anvil_getBlobByHash``, which only anvil answers)."""
         self.config = config
         self.chain = Chain.open(config, datadir)
         genesis = self.chain.genesis_hash
@@ -46,8 +52,20 @@ class FullNode:
                 f"says {rollup.l2_genesis_hash.hex()}: not the same network config"
             )
         self.heads = ChainHeads(self.chain)
+        l1 = JsonRpcClient(l1_rpc)
+        tracker = SystemConfigTracker(
+            l1,
+            to_canonical_address(rollup.l1_contracts.system_config),
+            SystemConfig.from_rollup(rollup),
+            rollup.l1_genesis.number,
+        )
+        blobs: BlobSource = BeaconBlobSource(l1_beacon) if l1_beacon else RpcBlobSource(l1)
         self.source = RpcL1Source(
-            JsonRpcClient(l1_rpc), to_canonical_address(rollup.l1_contracts.portal)
+            l1,
+            to_canonical_address(rollup.l1_contracts.portal),
+            tracker,
+            blobs=blobs,
+            batcher_config=SystemConfig.from_rollup(rollup),
         )
         self.pipeline = Pipeline(self.chain, self.heads, self.source, rollup)
         sequencer = JsonRpcClient(sequencer_rpc) if sequencer_rpc else None

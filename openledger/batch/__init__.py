@@ -1,9 +1,10 @@
-"""The batch codec: how sealed L2 blocks travel to L1 as calldata and come back.
+"""The batch codec: how sealed L2 blocks travel to L1 as calldata or blobs and come back.
 
 Blocks become batches (:mod:`.singular`, :mod:`.span`), batches a compressed channel
 (:mod:`.channel`), the channel frames packed into L1 transaction payloads (:mod:`.frames`,
 :mod:`.channel_out`); readers reassemble frames (:mod:`.channel_bank`) and decode
-(:mod:`.reader`). The byte format is in ``docs/rollup.md``, "Batches, channels and frames".
+(:mod:`.reader`); :mod:`.blob` carries a payload in an EIP-4844 blob. The byte format is in
+``docs/rollup.md``, "Batches, channels and frames".
 """
 
 from openledger.batch.channel import decode_channel, new_channel_id

@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from openledger.batch.blob import MAX_BLOB_DATA_SIZE
 from openledger.batch.exceptions import BatchDecodeError
-from openledger.batch.frames import FRAME_OVERHEAD, MAX_PAYLOAD_BYTES, Frame, parse_payload
+from openledger.batch.frames import FRAME_OVERHEAD, Frame, parse_payload
 
 CHANNEL_TIMEOUT = 50
 """L1 blocks a channel may take to complete (OP's Granite value)."""
@@ -64,8 +65,10 @@ class ChannelBank:
         self,
         channel_timeout: int = CHANNEL_TIMEOUT,
         max_buffered_bytes: int = MAX_BUFFERED_BYTES,
-        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+        max_payload_bytes: int = MAX_BLOB_DATA_SIZE,
     ) -> None:
+        """``max_payload_bytes``: the largest payload accepted, by default a full blob's data
+        (130,044 bytes; calldata payloads are at most 120,000 by default)."""
         self.channel_timeout = channel_timeout
         self.max_buffered_bytes = max_buffered_bytes
         self.max_payload_bytes = max_payload_bytes

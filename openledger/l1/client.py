@@ -158,6 +158,19 @@ class L1Client:
         with self._rpc("eth_maxPriorityFeePerGas"):
             return int(self.w3.eth.max_priority_fee)
 
+    def blob_base_fee(self) -> int:
+        """The blob base fee of the next block (``eth_blobBaseFee``), else the head's."""
+        try:
+            return int(self.request("eth_blobBaseFee", []), 16)
+        except (L1Unavailable, TypeError, ValueError):  # a node without the method
+            return self.head().blob_base_fee
+
+    def supports_blobs(self) -> bool:
+        """Whether L1 has EIP-4844 (Cancun or later): its head has ``excessBlobGas``."""
+        with self._rpc("eth_getBlock(latest)"):
+            raw = self.w3.eth.get_block("latest")
+        return raw.get("excessBlobGas") is not None and raw.get("blobGasUsed") is not None
+
     def estimate_gas(self, tx: dict[str, Any]) -> int:
         with self._rpc("eth_estimateGas"):
             return int(self.w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
@@ -193,10 +206,10 @@ class L1Client:
             return 0
         return self.head().number - receipt.block_number + 1
 
-    def view(self, function: ContractFunction) -> Any:
-        """``eth_call`` a contract view at the head."""
+    def view(self, function: ContractFunction, block: int | str = "latest") -> Any:
+        """``eth_call`` a contract view at the head (or at ``block``)."""
         with self._rpc(f"eth_call {function.fn_name}"):
-            return function.call()
+            return function.call(block_identifier=block)
 
     def request(self, method: str, params: Sequence[Any]) -> Any:
         """A raw JSON-RPC call (anvil's ``evm_*`` methods in the devnet)."""

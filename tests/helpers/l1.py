@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 from web3 import HTTPProvider, Web3
 
 from openledger.batch import BatchReader, SpanBatch
+from openledger.batch.blob import decode_blob
 from openledger.l1.rollup_file import RollupFile
 from tests.helpers.targets import REPO_ROOT, foundry_binary, free_port, rpc_call, stop_process
 
@@ -78,6 +80,19 @@ class PostedBlock:
     transactions: tuple[bytes, ...]
 
 
+def tx_payloads(l1: Web3, tx: Any) -> list[bytes]:
+    """A batcher transaction's payloads: its calldata, or (type 3) its blobs, decoded (anvil's
+    ``anvil_getBlobByHash``)."""
+    hashes = tx.get("blobVersionedHashes") or []
+    if not hashes:
+        return [bytes(tx["input"])]
+    blobs = [
+        l1.provider.make_request("anvil_getBlobByHash", ["0x" + bytes(h).hex()])["result"]  # type: ignore[arg-type]
+        for h in hashes
+    ]
+    return [decode_blob(bytes.fromhex(blob.removeprefix("0x"))) for blob in blobs]
+
+
 def posted_blocks(l1: Web3, rollup: RollupFile) -> list[PostedBlock]:
     """Every L2 block the batcher has posted, decoded from L1 in L1 order (duplicates and gaps
     left for the caller to see); any dropped frame or channel fails the test."""
@@ -88,9 +103,10 @@ def posted_blocks(l1: Web3, rollup: RollupFile) -> list[PostedBlock]:
     for number in range(rollup.l1_genesis.number, l1.eth.block_number + 1):
         block = l1.eth.get_block(number, full_transactions=True)
         payloads = [
-            bytes(tx["input"])
+            payload
             for tx in block["transactions"]
             if (tx.get("to") or "").lower() == inbox and tx["from"].lower() == batcher
+            for payload in tx_payloads(l1, tx)
         ]
         result = reader.add_l1_block(number, payloads)
         assert not result.drops, result.drops

@@ -24,12 +24,14 @@ from node.derivation.driver import Driver
 from node.derivation.jsonrpc import JsonRpcClient
 from node.derivation.l1_rpc import RpcL1Source
 from node.derivation.pipeline import Pipeline
+from node.derivation.system_config import SystemConfigTracker
 from node.heads import ChainHeads
 from node.l1_info import block_l1_attributes
 from openledger.batch import Batch, ChannelOut
 from openledger.config import NetworkConfig
 from openledger.l1.client import L1Client
 from openledger.l1.rollup_file import L1Contracts, L1GenesisOrigin, RollupFile
+from openledger.l1.system_config import SystemConfig
 from sequencer.builder import BlockProducer
 from sequencer.l1_watcher import L1Watcher
 from sequencer.l2_genesis import l2_genesis_hash
@@ -100,8 +102,11 @@ class L1:
         return [self.send_calldata(payload, sender) for payload in out.payloads()]
 
 
-def make_rollup(l1: L1, config: NetworkConfig, **settings: int) -> RollupFile:
-    """A rollup.json anchored at the L1's current head, for ``config``'s L2 genesis."""
+def make_rollup(
+    l1: L1, config: NetworkConfig, system_config: str = PORTAL, **settings: int
+) -> RollupFile:
+    """A rollup.json anchored at the L1's current head, for ``config``'s L2 genesis
+    (``system_config``: a deployed SystemConfig; by default an address without code)."""
     head = l1.client.head()
     sender = to_checksum_address(BATCHER.address)
     draft = RollupFile(
@@ -118,7 +123,7 @@ def make_rollup(l1: L1, config: NetworkConfig, **settings: int) -> RollupFile:
         channel_timeout=settings.get("channel_timeout", 10),
         l1_contracts=L1Contracts(
             token=PORTAL,
-            system_config=PORTAL,
+            system_config=to_checksum_address(system_config),
             output_oracle=PORTAL,
             portal=to_checksum_address(PORTAL),
         ),
@@ -197,7 +202,14 @@ class Verifier:
         self.chain = Chain.open(rollup.apply_to(config), path)
         assert self.chain.genesis_hash == rollup.l2_genesis_hash
         self.heads = ChainHeads(self.chain)
-        self.source = RpcL1Source(JsonRpcClient(l1.url), bytes.fromhex(PORTAL[2:]))
+        client = JsonRpcClient(l1.url)
+        tracker = SystemConfigTracker(
+            client,
+            bytes.fromhex(rollup.l1_contracts.system_config[2:]),
+            SystemConfig.from_rollup(rollup),
+            rollup.l1_genesis.number,
+        )
+        self.source = RpcL1Source(client, bytes.fromhex(PORTAL[2:]), tracker)
         self.pipeline = Pipeline(self.chain, self.heads, self.source, rollup)
         self.driver = Driver(self.pipeline, self.source)
 

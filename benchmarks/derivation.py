@@ -43,6 +43,7 @@ from node.derivation.driver import Driver
 from node.derivation.jsonrpc import JsonRpcClient
 from node.derivation.l1_rpc import RpcL1Source
 from node.derivation.pipeline import Pipeline
+from node.derivation.sender_prefetch import SenderPrefetch
 from node.heads import ChainHeads
 from node.l1_info import block_l1_attributes
 from openledger.accounts import dev_accounts
@@ -145,7 +146,7 @@ def post(url: str, batcher: Any, inbox: str, chain_id: int, payloads: list[bytes
     return used
 
 
-def run(blocks: int, per_block: int, workdir: Path) -> dict[str, Any]:
+def run(blocks: int, per_block: int, sender_workers: int, workdir: Path) -> dict[str, Any]:
     base = NetworkConfig()
     accounts = [Account.from_key(a.private_key) for a in dev_accounts(base.genesis.mnemonic, 3)]
     anvil = DevL1(workdir / "l1", free_port(), 0)
@@ -210,7 +211,9 @@ def run(blocks: int, per_block: int, workdir: Path) -> dict[str, Any]:
         source = RpcL1Source(
             JsonRpcClient(client.url), bytes.fromhex(rollup.l1_contracts.portal[2:])
         )
-        driver = Driver(Pipeline(verifier, heads, source, rollup), source)
+        senders = SenderPrefetch(sender_workers)
+        senders.start()  # a node starts its workers once, at start-up
+        driver = Driver(Pipeline(verifier, heads, source, rollup, senders), source)
 
         async def derive() -> None:
             while await driver.round():
@@ -222,6 +225,7 @@ def run(blocks: int, per_block: int, workdir: Path) -> dict[str, Any]:
         assert heads.safe.block_number == blocks, heads.safe.block_number
         for number in range(blocks + 1):
             assert verifier.header_by_number(number).hash == chain.header_by_number(number).hash
+        senders.close()
         verifier.close()
         chain.close()
     finally:
@@ -231,6 +235,7 @@ def run(blocks: int, per_block: int, workdir: Path) -> dict[str, Any]:
     derive_rate = total / derived_s
     return {
         "blocks": blocks,
+        "sender_workers": sender_workers,
         "transfers": total,
         "sequencer_blocks_per_s": round(blocks / produced_s, 1),
         "sequencer_tx_per_s": round(sequencer_rate, 1),
@@ -252,10 +257,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--blocks", type=int, default=100)
     parser.add_argument("--txs", type=int, default=100, help="transfers per block")
+    parser.add_argument(
+        "--sender-workers", type=int, default=1, help="the full node's sender-recovery processes"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        figures = run(args.blocks, args.txs, Path(tmp))
+        figures = run(args.blocks, args.txs, args.sender_workers, Path(tmp))
     if args.json:
         print(json.dumps(figures))
         return

@@ -100,3 +100,9 @@ def compressed_size(tx: SignedTransactionAPI) -> int:
         cached = flz_compressed_length(tx.encode())
         object.__setattr__(tx, _SIZE_ATTRIBUTE, cached)
     return int(cached)
+
+
+def remember_compressed_size(tx: SignedTransactionAPI, size: int) -> None:
+    """Set what :func:`compressed_size` returns for ``tx``: its length computed elsewhere from
+    the same bytes."""
+    object.__setattr__(tx, _SIZE_ATTRIBUTE, size)

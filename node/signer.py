@@ -58,13 +58,19 @@ def _list_header(length: int) -> bytes:
     return bytes([0xF7 + len(size)]) + size
 
 
-def unsigned_fields(encoded_list: bytes) -> bytes:
-    """The items of a signed transaction's RLP list before its three signature items."""
+def item_starts(encoded_list: bytes) -> list[int]:
+    """Where each item of an RLP list starts."""
     starts = []
     position = _list_payload_start(encoded_list)
     while position < len(encoded_list):
         starts.append(position)
         position = _item_end(encoded_list, position)
+    return starts
+
+
+def unsigned_fields(encoded_list: bytes) -> bytes:
+    """The items of a signed transaction's RLP list before its three signature items."""
+    starts = item_starts(encoded_list)
     if len(starts) <= SIGNATURE_FIELDS:
         raise SignatureError("a signed transaction has fields before its signature")
     return encoded_list[starts[0] : starts[-SIGNATURE_FIELDS]]

@@ -17,7 +17,8 @@ from eth_utils import ValidationError
 
 from node.deposit_tx import DEPOSIT_TX_TYPE, OpenLedgerTransactionBuilder
 from node.exceptions import InvalidTransaction
-from node.l1_fee import compressed_size
+from node.l1_fee import compressed_size, remember_compressed_size
+from node.sender_worker import Recovered
 from node.signer import SignatureError, recover_address
 from openledger.types import Address, Hash32
 
@@ -100,14 +101,22 @@ def recover_sender(tx: SignedTransactionAPI, raw: bytes, chain_id: int) -> Addre
     Recovery alone suffices: a recovered key always verifies the signature it came from, so
     py-evm's check_signature_validity (recover, then verify) would do the work twice.
     """
+    check_chain_id(tx, chain_id)
+    try:
+        return Address(recover_address(raw, *signature_of(tx)))
+    except SignatureError as exc:
+        raise InvalidTransaction(f"invalid sender: {exc}") from exc
+
+
+def check_chain_id(tx: SignedTransactionAPI, chain_id: int) -> None:
     tx_chain_id = _chain_id_of(tx)
     if tx_chain_id is not None and tx_chain_id != chain_id:
         raise InvalidTransaction(f"invalid chain id for signer: have {tx_chain_id} want {chain_id}")
-    v = tx.v if transaction_type(tx) == 0 else tx.y_parity
-    try:
-        return Address(recover_address(raw, v, tx.r, tx.s))
-    except SignatureError as exc:
-        raise InvalidTransaction(f"invalid sender: {exc}") from exc
+
+
+def signature_of(tx: SignedTransactionAPI) -> tuple[int, int, int]:
+    """(v or y parity, r, s) as they are encoded."""
+    return (tx.v if transaction_type(tx) == 0 else tx.y_parity), tx.r, tx.s
 
 
 def _chain_id_of(tx: SignedTransactionAPI) -> int | None:
@@ -126,3 +135,18 @@ def admit(raw: bytes, chain_id: int) -> AdmittedTransaction:
     pin_sender(tx, sender)
     compressed_size(tx)
     return AdmittedTransaction(tx=tx, sender=sender, raw=raw)
+
+
+def admit_recovered(raw: bytes, chain_id: int, recovered: Recovered) -> AdmittedTransaction:
+    """:func:`admit`, for bytes whose sender and FastLZ length another process has already
+    computed (``node.sender_worker``, during derivation). The sender is used only if it was
+    recovered from the very signature this process decodes; anything else is admitted here,
+    which raises the error :func:`admit` raises."""
+    sender, signature, flz_length = recovered
+    tx = decode_transaction(raw)
+    if sender is None or signature != signature_of(tx):
+        return admit(raw, chain_id)
+    check_chain_id(tx, chain_id)
+    pin_sender(tx, Address(sender))
+    remember_compressed_size(tx, flz_length)
+    return AdmittedTransaction(tx=tx, sender=Address(sender), raw=raw)

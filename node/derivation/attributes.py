@@ -10,6 +10,7 @@ block invalid (:class:`InvalidBlock`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from eth.abc import SignedTransactionAPI
@@ -20,7 +21,7 @@ from node.derivation.l1 import L1Block
 from node.exceptions import InvalidTransaction
 from node.heads import L1Ref
 from node.l1_info import FeeScalars, L1Attributes, l1_info_deposit, next_attributes
-from node.transactions import admit
+from node.transactions import AdmittedTransaction, admit
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def build_attributes(
     raw_transactions: tuple[bytes, ...],
     chain_id: int,
     derived_from: L1Ref,
+    admit_raw: Callable[[bytes, int], AdmittedTransaction] = admit,
 ) -> PayloadAttributes:
     """``parent_attributes``: what the parent's L1-attributes deposit set (``None`` at genesis,
     whose origin is ``parent_origin_number``)."""
@@ -69,7 +71,7 @@ def build_attributes(
     transactions = list(deposits)
     for index, raw in enumerate(raw_transactions):
         try:
-            transactions.append(admit(raw, chain_id).tx)
+            transactions.append(admit_raw(raw, chain_id).tx)
         except InvalidTransaction as exc:
             raise InvalidBlock(f"transaction {index} of the batch: {exc}") from exc
     return PayloadAttributes(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from openledger.config import load_config
 from openledger.l1.rollup_file import load_rollup_file
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "devnet.toml"
+
+DEFAULT_SENDER_WORKERS = min(4, max(0, (os.cpu_count() or 1) - 1))
 
 
 def register_node(commands: Any) -> None:
@@ -37,7 +40,13 @@ def register_node(commands: Any) -> None:
     parser.add_argument(
         "--poll-interval", type=float, default=1.0, help="seconds between L1 polls when caught up"
     )
-
+    parser.add_argument(
+        "--sender-workers",
+        type=int,
+        default=DEFAULT_SENDER_WORKERS,
+        help="processes that recover batch senders ahead of execution (default: one fewer "
+        "than the CPUs, at most 4; 0: none)",
+    )
     parser.set_defaults(handler=run_node)
 
 
@@ -52,6 +61,7 @@ def run_node(args: argparse.Namespace) -> int:
         args.sequencer_rpc,
         args.poll_interval,
         l1_beacon=args.l1_beacon,
+        sender_workers=max(0, args.sender_workers),
     )
 
     async def serve() -> None:

@@ -25,6 +25,7 @@ from node.derivation.exceptions import InvalidBlock, L1Reorg
 from node.derivation.finality import Finality
 from node.derivation.l1 import L1Block, L1Source
 from node.derivation.retrieval import batcher_payloads
+from node.derivation.sender_prefetch import SenderPrefetch
 from node.derivation.traversal import L1Traversal
 from node.heads import SAFE_HEAD_KEY, ChainHeads, L1Ref
 from node.l1_info import FeeScalars, L1Attributes, block_l1_attributes, configured_attributes
@@ -37,9 +38,17 @@ log = logging.getLogger(__name__)
 
 class Pipeline:
     def __init__(
-        self, chain: Chain, heads: ChainHeads, source: L1Source, rollup: RollupFile
+        self,
+        chain: Chain,
+        heads: ChainHeads,
+        source: L1Source,
+        rollup: RollupFile,
+        senders: SenderPrefetch | None = None,
     ) -> None:
+        """``senders``: recover batch senders in worker processes ahead of execution (none
+        given: each transaction is admitted when its block is built)."""
         self.chain = chain
+        self.senders = senders or SenderPrefetch(0)
         self.heads = heads
         self.rollup = rollup
         self.scalars = configured_attributes(rollup.node_rollup()).scalars
@@ -77,6 +86,7 @@ class Pipeline:
         self.traversal.reset(start)
         self.channels.reset()
         self.queue.reset()
+        self.senders.reset()
         log.info(
             "derivation reset: safe head %d hash=%s, reading L1 from block %d",
             safe.block_number,
@@ -139,7 +149,9 @@ class Pipeline:
             return False
         config = self.system_config(block)
         payloads = batcher_payloads(block, config.batch_inbox, config.batcher)
-        self.queue.add(self.channels.read(block, payloads))
+        batches = self.channels.read(block, payloads)
+        self.senders.prefetch(raw for batch in batches for raw in batch.transactions)
+        self.queue.add(batches)
         self.traversal.prune(origin_number)
         return True
 
@@ -167,6 +179,7 @@ class Pipeline:
                 raw,
                 self.rollup.l2_chain_id,
                 derived_from,
+                self.senders.admit,
             )
             header = self.engine.insert_safe(attributes)
         except InvalidBlock as exc:

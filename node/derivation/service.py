@@ -16,6 +16,7 @@ from node.derivation.forward_pool import ForwardingPool
 from node.derivation.jsonrpc import JsonRpcClient
 from node.derivation.l1_rpc import RpcL1Source
 from node.derivation.pipeline import Pipeline
+from node.derivation.sender_prefetch import SenderPrefetch
 from node.derivation.system_config import SystemConfigTracker
 from node.heads import ChainHeads
 from node.rpc.app import build_rpc_server
@@ -39,9 +40,12 @@ class FullNode:
         sequencer_rpc: str | None = None,
         poll_interval: float = 1.0,
         l1_beacon: str | None = None,
+        sender_workers: int = 0,
     ) -> None:
         """``l1_beacon``: a beacon node's API for the batcher's blobs (without it they are
-        asked of ``l1_rpc`` with ``anvil_getBlobByHash``, which only anvil answers)."""
+        asked of ``l1_rpc`` with ``anvil_getBlobByHash``, which only anvil answers).
+        ``sender_workers``: processes recovering batch senders ahead of execution
+        (``node.derivation.sender_prefetch``; 0: in the node's own thread)."""
         self.config = config
         self.chain = Chain.open(config, datadir)
         genesis = self.chain.genesis_hash
@@ -67,7 +71,9 @@ class FullNode:
             blobs=blobs,
             batcher_config=SystemConfig.from_rollup(rollup),
         )
-        self.pipeline = Pipeline(self.chain, self.heads, self.source, rollup)
+        self.pipeline = Pipeline(
+            self.chain, self.heads, self.source, rollup, SenderPrefetch(sender_workers)
+        )
         sequencer = JsonRpcClient(sequencer_rpc) if sequencer_rpc else None
         self.driver = Driver(self.pipeline, self.source, sequencer, poll_interval)
         self.pool = ForwardingPool(self.chain, sequencer)
@@ -90,4 +96,5 @@ class FullNode:
             self.driver.stop()
             with contextlib.suppress(Exception):
                 await driver
+            self.pipeline.senders.close()
             self.chain.close()

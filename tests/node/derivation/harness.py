@@ -24,6 +24,7 @@ from node.derivation.driver import Driver
 from node.derivation.jsonrpc import JsonRpcClient
 from node.derivation.l1_rpc import RpcL1Source
 from node.derivation.pipeline import Pipeline
+from node.derivation.sender_prefetch import SenderPrefetch
 from node.derivation.system_config import SystemConfigTracker
 from node.heads import ChainHeads
 from node.l1_info import block_l1_attributes
@@ -198,7 +199,14 @@ def start_sequencer(path: Path, l1: L1, rollup: RollupFile, config: NetworkConfi
 class Verifier:
     """A full node's chain and derivation driver on ``l1``, stepped by the test."""
 
-    def __init__(self, path: Path, l1: L1, rollup: RollupFile, config: NetworkConfig) -> None:
+    def __init__(
+        self,
+        path: Path,
+        l1: L1,
+        rollup: RollupFile,
+        config: NetworkConfig,
+        sender_workers: int = 0,
+    ) -> None:
         self.chain = Chain.open(rollup.apply_to(config), path)
         assert self.chain.genesis_hash == rollup.l2_genesis_hash
         self.heads = ChainHeads(self.chain)
@@ -210,7 +218,9 @@ class Verifier:
             rollup.l1_genesis.number,
         )
         self.source = RpcL1Source(client, bytes.fromhex(PORTAL[2:]), tracker)
-        self.pipeline = Pipeline(self.chain, self.heads, self.source, rollup)
+        self.pipeline = Pipeline(
+            self.chain, self.heads, self.source, rollup, SenderPrefetch(sender_workers)
+        )
         self.driver = Driver(self.pipeline, self.source)
 
     def sync(self, max_rounds: int = 100) -> None:
@@ -229,4 +239,5 @@ class Verifier:
         return self.heads.safe.block_number
 
     def close(self) -> None:
+        self.pipeline.senders.close()
         self.chain.close()

@@ -38,7 +38,8 @@ def test_fresh_node_derives_the_sequencers_blocks(
     assert len(origins) > 1, "the test needs blocks on several L1 origins"
     l1.post(sequencer.batches(1, 3))
     l1.post(sequencer.batches(4, 6), span=False)
-    verifier = Verifier(tmp_path / "verifier", l1, rollup, config)
+    # Senders recovered by a worker process, as `openledger node` does on a multi-core machine.
+    verifier = Verifier(tmp_path / "verifier", l1, rollup, config, sender_workers=1)
     verifier.sync()
     assert verifier.safe == 6
     assert verifier.chain.head.block_number == 6
@@ -71,7 +72,7 @@ def test_bad_l1_data_is_ignored_with_a_log_line(
     first = good[0]
     broken = replace(first, transactions=(*first.transactions, sign(8, nonce=99)))
     l1.post([broken])
-    verifier = Verifier(tmp_path / "verifier", l1, rollup, config)
+    verifier = Verifier(tmp_path / "verifier", l1, rollup, config, sender_workers=1)
     with caplog.at_level(logging.WARNING):
         verifier.sync()
     assert verifier.safe == 0

@@ -110,7 +110,7 @@ class Engine:
         self.max_batch_size = max_batch_size
         self.max_prefill_tokens = max_prefill_tokens
         self.stats = EngineStats()
-        self._cache_argument = _cache_argument_name(model)
+        self._cache_argument = cache_argument_name(model)
         self._wakeup = threading.Condition()
         self._incoming: deque[_Sequence] = deque()
         self._aborts: set[str] = set()
@@ -357,12 +357,12 @@ class Engine:
         sequences = running.sequences
         ids = torch.tensor([[s.last_token] for s in sequences], device=self.device)
         positions = running.kv.lengths().unsqueeze(1)
-        mask = running.kv.attention_mask
-        mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
-        cache = running.kv.to_cache(self.model.config)
-        logits, cache = self._forward(ids, mask, positions, cache, self._row_slots(sequences))
+        mask = running.kv.mask_with_next_column()
+        logits, _cache = self._forward(
+            ids, mask, positions, running.kv.cache, self._row_slots(sequences)
+        )
+        running.kv.advance()
         self.stats.steps += 1
-        running.kv = KVBatch.from_cache(cache, mask)
         self._emit_tokens(sequences, logits, (positions.squeeze(1) + 1).tolist())
 
     def _forward(
@@ -469,7 +469,7 @@ def _deliver(items: list[tuple["asyncio.Queue[Item]", Item]]) -> None:
         queue.put_nowait(item)
 
 
-def _cache_argument_name(model: nn.Module) -> str:
+def cache_argument_name(model: nn.Module) -> str:
     """transformers 5 calls the key/value cache `cache`; 4.x called it `past_key_values`."""
     parameters = inspect.signature(model.forward).parameters
     return "cache" if "cache" in parameters else "past_key_values"

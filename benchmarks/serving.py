@@ -76,6 +76,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, L
 from serving.engine.engine import Engine  # noqa: E402
 from serving.engine.loader import (  # noqa: E402
     EngineConfig,
+    apply_threads,
     load_engine,
     max_context_of,
     pick_device,
@@ -425,10 +426,9 @@ PROFILE_PARTS: list[tuple[str, str, str]] = [
     ("  of which LoRA bmm (add_gathered_lora)", "lora/punica.py", "add_gathered_lora"),
     ("  of which base projections (Conv1D)", "transformers/pytorch_utils.py", "forward"),
     ("  of which attention (sdpa)", "sdpa_attention.py", "sdpa_attention_forward"),
-    ("  of which cache update (DynamicCache.update)", "cache_utils.py", "update"),
     ("  of which mask building", "masking_utils.py", "create_causal_mask"),
-    ("KV: to_cache (DynamicCache per step)", "engine/kv_batch.py", "to_cache"),
-    ("KV: from_cache", "engine/kv_batch.py", "from_cache"),
+    ("KV: column writes (ColumnLayer.update)", "engine/kv_batch.py", "update"),
+    ("KV: from_cache (after a prefill)", "engine/kv_batch.py", "from_cache"),
     ("KV: lengths()", "engine/kv_batch.py", "lengths"),
     ("KV: merge (new rows join)", "engine/kv_batch.py", "merge"),
     ("KV: select (rows leave)", "engine/kv_batch.py", "select"),
@@ -569,6 +569,7 @@ def run_systems(
             max_host_adapters=max_adapters + settings.slots,
             max_rank=RANK,
             max_batch_size=settings.max_batch,
+            threads=args.threads,
         )
     )
     for index in range(max_adapters):
@@ -662,7 +663,9 @@ def main() -> None:
     parser.add_argument("--host-1k", type=int, default=128, help="host tier of the cold run")
     parser.add_argument("--distinct-files", type=int, default=64, help="weight files it shares")
     parser.add_argument("--repeat", type=int, help="rounds, fastest kept (3; quick 2)")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (torch's default)")
+    parser.add_argument(
+        "--threads", type=int, help="torch intra-op threads (the service's default: CPUs - 1)"
+    )
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--json", action="store_true", help="also print all figures as JSON")
     args = parser.parse_args()
@@ -683,11 +686,12 @@ def main() -> None:
         repeat=args.repeat or (2 if quick else 3),
     )
     transformers.logging.set_verbosity_error()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
     device = pick_device(args.device)
     dtype = pick_dtype(args.dtype, device)
+    # The service's setting (CPUs - 1 on the CPU unless --threads), for every system measured:
+    # torch's thread count is process-wide, and the baselines are fastest with it too.
+    apply_threads(args.threads, device)
     work = Path(tempfile.mkdtemp(prefix="serving-bench-"))
     base_dir = args.base_model or str(build_tiny_model(work / "tiny-gpt2"))
     counts = settings.adapter_counts
@@ -837,6 +841,7 @@ def run_thousand(
             max_host_adapters=host_capacity,
             max_rank=RANK,
             max_batch_size=settings.max_batch,
+            threads=args.threads,
         )
     )
     started = time.perf_counter()
@@ -892,6 +897,7 @@ def run_profile(
                 max_host_adapters=count + settings.slots,
                 max_rank=RANK,
                 max_batch_size=settings.max_batch,
+                threads=args.threads,
             )
         )
     for index in range(count):

@@ -37,6 +37,12 @@ def register_serve(commands: Any) -> None:
     parser.add_argument("--max-batch-size", type=int, default=64, help="sequences per step")
     parser.add_argument("--max-rank", type=int, default=64, help="largest LoRA rank served")
     parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch intra-op threads (default: CPUs - 1 on the CPU, leaving one for HTTP; "
+        "torch's own on CUDA)",
+    )
+    parser.add_argument(
         "--data-dir", type=Path, default=Path("ai-data"), help="adapter store and billing records"
     )
     parser.add_argument(
@@ -92,6 +98,7 @@ def run_serve(args: argparse.Namespace) -> int:
             max_host_adapters=args.max_host_adapters,
             max_rank=args.max_rank,
             max_batch_size=args.max_batch_size,
+            threads=args.threads,
             limits=limits,
             attribution_device=args.attribution_device,
         )

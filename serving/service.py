@@ -62,6 +62,8 @@ class ServiceConfig:
     max_host_adapters: int = 64
     max_rank: int = 64
     max_batch_size: int = 64
+    threads: int | None = None
+    """torch's intra-op threads (None: CPUs - 1 on the CPU; `serving.engine.loader`)."""
     limits: dict[str, int] = field(default_factory=dict)
     """Overrides of `ApiLimits` fields other than `max_model_len`."""
     refresh_s: float = 2.0
@@ -133,6 +135,7 @@ def build_service(config: ServiceConfig) -> Service:
             max_host_adapters=config.max_host_adapters,
             max_rank=config.max_rank,
             max_batch_size=config.max_batch_size,
+            threads=config.threads,
         )
     )
     catalog = OnChainCatalog(

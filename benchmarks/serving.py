@@ -497,6 +497,23 @@ class Settings:
         return TokenBudget(self.max_tokens, self.min_tokens)
 
 
+def engine_config(
+    base_dir: str, store: Path, host_adapters: int, settings: Settings, args: argparse.Namespace
+) -> EngineConfig:
+    """The engine every "ours" run uses: the benchmark's slots, rows and thread setting."""
+    return EngineConfig(
+        base_dir,
+        store,
+        device=args.device,
+        dtype=args.dtype,
+        max_active_adapters=settings.slots,
+        max_host_adapters=host_adapters,
+        max_rank=RANK,
+        max_batch_size=settings.max_batch,
+        threads=args.threads,
+    )
+
+
 def fmt(x: float, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
 
@@ -560,17 +577,7 @@ def run_systems(
         max_batch_size=settings.max_batch,
     )
     loaded = load_engine(
-        EngineConfig(
-            base_dir,
-            work / "store",
-            device=args.device,
-            dtype=args.dtype,
-            max_active_adapters=settings.slots,
-            max_host_adapters=max_adapters + settings.slots,
-            max_rank=RANK,
-            max_batch_size=settings.max_batch,
-            threads=args.threads,
-        )
+        engine_config(base_dir, work / "store", max_adapters + settings.slots, settings, args)
     )
     for index in range(max_adapters):
         loaded.adapters.register(adapter_id(index), paths[index])
@@ -832,17 +839,7 @@ def run_thousand(
     rss_before, _ = rss_mib()
     distinct = min(len(paths), settings.distinct_files)
     loaded = load_engine(
-        EngineConfig(
-            base_dir,
-            work / f"store-1k-{host_capacity}",
-            device=args.device,
-            dtype=args.dtype,
-            max_active_adapters=settings.slots,
-            max_host_adapters=host_capacity,
-            max_rank=RANK,
-            max_batch_size=settings.max_batch,
-            threads=args.threads,
-        )
+        engine_config(base_dir, work / f"store-1k-{host_capacity}", host_capacity, settings, args)
     )
     started = time.perf_counter()
     for index in range(settings.thousand):
@@ -888,17 +885,7 @@ def run_profile(
     profile = cProfile.Profile()
     with profiled_engine_thread(profile):
         loaded = load_engine(
-            EngineConfig(
-                base_dir,
-                work / "store-profile",
-                device=args.device,
-                dtype=args.dtype,
-                max_active_adapters=settings.slots,
-                max_host_adapters=count + settings.slots,
-                max_rank=RANK,
-                max_batch_size=settings.max_batch,
-                threads=args.threads,
-            )
+            engine_config(base_dir, work / "store-profile", count + settings.slots, settings, args)
         )
     for index in range(count):
         loaded.adapters.register(adapter_id(index), paths[index])

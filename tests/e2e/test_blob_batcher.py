@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from web3 import HTTPProvider, Web3
 
-from tests.e2e.test_full_node import start, wait_for
+from tests.helpers.rollup_devnet import rollup_devnet, start, wait_for
 from tests.helpers.targets import derive_dev_accounts, free_port, rpc_call, stop_process
 
 pytestmark = pytest.mark.slow
@@ -27,34 +27,9 @@ TRANSFERS = 5
 
 @pytest.fixture
 def blob_devnet(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
-    port, l1_port = free_port(), free_port()
-    datadir = tmp_path / "devnet"
-    process = start(
-        [
-            "devnet",
-            "--datadir",
-            str(datadir),
-            "--rpc-port",
-            str(port),
-            "--block-time",
-            "1",
-            "--l1-port",
-            str(l1_port),
-            "--l1-block-time",
-            "1",
-            "--no-ai",
-            "--no-contracts",
-            "--batcher-data-availability",
-            "blobs",
-        ],
-        tmp_path / "devnet.log",
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for("the devnet", lambda: rpc_call(url, "eth_chainId", timeout=2))
-        yield url, f"http://127.0.0.1:{l1_port}", datadir
-    finally:
-        stop_process(process)
+    flags = ("--no-contracts", "--batcher-data-availability", "blobs")
+    with rollup_devnet(tmp_path, *flags) as running:
+        yield running.url, running.l1_url, running.datadir
 
 
 def batcher_transactions(l1: Web3, inbox: str) -> list[dict[str, object]]:

@@ -11,9 +11,7 @@ posted to a second oracle is found.
 from __future__ import annotations
 
 import json
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 
+from tests.helpers.rollup_devnet import rollup_devnet, start, wait_for
 from tests.helpers.targets import (
     REPO_ROOT,
     derive_dev_accounts,
@@ -32,35 +31,8 @@ from tests.helpers.targets import (
 
 pytestmark = pytest.mark.slow
 
-OPENLEDGER = REPO_ROOT / ".venv" / "bin" / "openledger"
 L1_ARTIFACTS = REPO_ROOT / "contracts" / "out" / "l1"
-TIMEOUT_S = 120.0
 DEPOSIT = 5 * 10**18
-
-
-def wait_for(what: str, condition: Callable[[], Any], timeout: float = TIMEOUT_S) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except (OSError, RuntimeError, ValueError):
-            value = None
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def start(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    with log_path.open("wb") as log:
-        return subprocess.Popen(
-            [str(OPENLEDGER), *args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=REPO_ROOT,
-            start_new_session=True,
-        )
 
 
 def artifact(name: str) -> dict[str, Any]:
@@ -94,31 +66,8 @@ def mismatched_outputs(oracle: Contract, node_url: str) -> list[int]:
 @pytest.fixture
 def devnet(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     """(L2 URL, L1 URL, datadir) of a running devnet with its own anvil."""
-    port, l1_port = free_port(), free_port()
-    datadir = tmp_path / "devnet"
-    process = start(
-        [
-            "devnet",
-            "--datadir",
-            str(datadir),
-            "--rpc-port",
-            str(port),
-            "--block-time",
-            "1",
-            "--l1-port",
-            str(l1_port),
-            "--l1-block-time",
-            "1",
-            "--no-ai",
-        ],
-        tmp_path / "devnet.log",
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for("the devnet", lambda: rpc_call(url, "eth_chainId", timeout=2))
-        yield url, f"http://127.0.0.1:{l1_port}", datadir
-    finally:
-        stop_process(process)
+    with rollup_devnet(tmp_path) as running:
+        yield running.url, running.l1_url, running.datadir
 
 
 def test_full_node_derives_the_devnet_and_checks_outputs(

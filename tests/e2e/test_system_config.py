@@ -24,7 +24,7 @@ from openledger.batch import ChannelOut
 from openledger.contracts.artifacts import load_artifact
 from openledger.l1.deploy import L1_ARTIFACTS_DIR, SYSTEM_CONFIG
 from sequencer.l2_blocks import L2Blocks
-from tests.e2e.test_full_node import start, wait_for
+from tests.helpers.rollup_devnet import rollup_devnet, start, wait_for
 from tests.helpers.targets import derive_dev_accounts, free_port, rpc_call, stop_process
 
 pytestmark = pytest.mark.slow
@@ -35,32 +35,8 @@ TIMEOUT_S = 40.0
 @pytest.fixture
 def devnet(tmp_path: Path) -> Iterator[tuple[str, str, Path, Path]]:
     """(L2 URL, L1 URL, datadir, log file) of a running devnet with its own anvil."""
-    port, l1_port = free_port(), free_port()
-    datadir, log_path = tmp_path / "devnet", tmp_path / "devnet.log"
-    process = start(
-        [
-            "devnet",
-            "--datadir",
-            str(datadir),
-            "--rpc-port",
-            str(port),
-            "--block-time",
-            "1",
-            "--l1-port",
-            str(l1_port),
-            "--l1-block-time",
-            "1",
-            "--no-ai",
-            "--no-contracts",
-        ],
-        log_path,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for("the devnet", lambda: rpc_call(url, "eth_chainId", timeout=2), TIMEOUT_S)
-        yield url, f"http://127.0.0.1:{l1_port}", datadir, log_path
-    finally:
-        stop_process(process)
+    with rollup_devnet(tmp_path, "--no-contracts") as running:
+        yield running.url, running.l1_url, running.datadir, running.log
 
 
 def send(l1: Web3, account: LocalAccount, to: str, data: bytes) -> int:

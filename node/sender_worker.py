@@ -7,6 +7,9 @@ admits that one itself, which raises the error a client would see.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Sequence
 
 from node.fastlz import flz_compressed_length
@@ -50,3 +53,16 @@ def recover_one(raw: bytes) -> Recovered:
 def recover_chunk(raws: Sequence[bytes]) -> list[Recovered]:
     """What the node's ``admit`` would recover and compress, for each of ``raws``."""
     return [recover_one(raw) for raw in raws]
+
+
+def exit_with_parent() -> None:
+    """Pool initializer: end this worker once the node that started it is gone. A node killed
+    with SIGKILL cannot shut its pool down, and the worker would wait on its queue forever."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 
-from node.sender_worker import Recovered, recover_chunk
+from node.sender_worker import Recovered, exit_with_parent, recover_chunk
 from node.transactions import AdmittedTransaction, admit, admit_recovered
 
 log = logging.getLogger(__name__)
@@ -42,19 +42,29 @@ class SenderPrefetch:
         self._pending: OrderedDict[bytes, tuple[Future[list[Recovered]], int]] = OrderedDict()
 
     def start(self) -> None:
-        """Start the worker processes now (they take a moment to import), not at first use."""
-        if self.workers > 0 and self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn")
-            )
-            self._pool.submit(recover_chunk, []).result()
+        """Start the worker processes now (they take a moment to import), not at first use.
+        If they cannot start, say so and recover senders in this process instead."""
+        if self.workers <= 0 or self._pool is not None:
+            return
+        pool = ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent,
+        )
+        try:
+            pool.submit(recover_chunk, []).result()
+        except Exception as exc:  # e.g. BrokenProcessPool where processes cannot be spawned
+            log.warning("sender recovery workers did not start (%s); recovering here", exc)
+            pool.shutdown(wait=False, cancel_futures=True)
+            self.workers = 0
+            return
+        self._pool = pool
 
     def prefetch(self, raws: Iterable[bytes]) -> None:
         """Start recovering ``raws``; :meth:`admit` picks the results up."""
-        if self.workers <= 0:
-            return
         self.start()
-        assert self._pool is not None
+        if self._pool is None:
+            return
         todo = [raw for raw in raws if raw and raw not in self._pending]
         for offset in range(0, len(todo), CHUNK):
             chunk = todo[offset : offset + CHUNK]

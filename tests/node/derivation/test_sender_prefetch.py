@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
 import pytest
 
+from node.derivation import sender_prefetch
 from node.derivation.sender_prefetch import SenderPrefetch
 from node.exceptions import InvalidTransaction
 from node.l1_fee import compressed_size
 from node.sender_worker import recover_one, signature_fields
 from node.transactions import admit, admit_recovered, decode_transaction, signature_of
 from tests.helpers.signing import CHAIN_ID, GWEI, sign
+from tests.helpers.targets import REPO_ROOT
+from tests.helpers.waiting import wait_for
 
 
 def transactions() -> list[bytes]:
@@ -79,3 +88,64 @@ def test_the_worker_reads_the_signature_as_py_evm_decodes_it():
         assert sender == admit(raw, CHAIN_ID).sender
         assert flz == compressed_size(decode_transaction(raw))
     assert recover_one(b"\x02\xc3\x01\x02\x03") == (None, None, 0)
+
+
+WORKER_PARENT = """
+import multiprocessing, time
+from node.derivation.sender_prefetch import SenderPrefetch
+if __name__ == "__main__":
+    prefetch = SenderPrefetch(1)  # kept: a collected pool shuts its workers down
+    prefetch.start()
+    print(*[child.pid for child in multiprocessing.active_children()], flush=True)
+    time.sleep(60)
+"""
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting to be reaped is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_workers_end_when_the_node_is_killed(tmp_path):
+    """SIGKILL gives the node no chance to shut its pool down; the workers notice and exit."""
+    script = tmp_path / "full_node_process.py"
+    script.write_text(WORKER_PARENT)
+    parent = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, cwd=REPO_ROOT, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert workers and all(running(pid) for pid in workers)
+    finally:
+        parent.kill()
+        parent.wait()
+    wait_for(lambda: not any(running(pid) for pid in workers), 10, "the workers to exit")
+
+
+def test_workers_that_cannot_start_leave_recovery_here(monkeypatch):
+    class Broken(BrokenProcessPool):
+        pass
+
+    class NoPool:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def submit(self, *args):
+            future: Future = Future()
+            future.set_exception(Broken("cannot spawn"))
+            return future
+
+        def shutdown(self, **kwargs):
+            pass
+
+    monkeypatch.setattr(sender_prefetch, "ProcessPoolExecutor", NoPool)
+    prefetch = SenderPrefetch(2)
+    raw = sign(0)
+    prefetch.prefetch([raw])
+    assert prefetch.workers == 0
+    assert prefetch.admit(raw, CHAIN_ID).sender == admit(raw, CHAIN_ID).sender

@@ -346,8 +346,10 @@ class Engine:
         logits, cache = self._forward(ids, mask, positions, None, self._row_slots(sequences))
         self.stats.prefills += 1
         self.stats.prompt_tokens += sum(len(p) for p in prompts)
-        batch = KVBatch.from_cache(cache, mask)
-        self._running.kv = batch if self._running.kv is None else self._running.kv.merge(batch)
+        if self._running.kv is None:
+            self._running.kv = KVBatch.from_cache(cache, mask, self.max_batch_size)
+        else:
+            self._running.kv.append_cache(cache, mask)
         self._emit_tokens(sequences, logits, mask.sum(dim=1).tolist())
 
     def _decode(self) -> None:
@@ -435,11 +437,11 @@ class Engine:
         keep = [row for row, s in enumerate(running.sequences) if not s.done]
         if len(keep) == len(running.sequences):
             return
-        running.sequences = [running.sequences[row] for row in keep]
         if not keep:
-            running.kv = None
-        elif running.kv is not None:
-            running.kv = running.kv.select(keep)
+            running.sequences, running.kv = [], None
+            return
+        order = running.kv.keep_rows(keep) if running.kv is not None else keep
+        running.sequences = [running.sequences[row] for row in order]
 
     def _fail_running(self, error: Exception) -> None:
         for sequence in self._running.sequences:

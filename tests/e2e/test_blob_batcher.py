@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from web3 import HTTPProvider, Web3
 
-from tests.helpers.rollup_devnet import rollup_devnet, start, wait_for
-from tests.helpers.targets import derive_dev_accounts, free_port, rpc_call, stop_process
+from tests.helpers.rollup_devnet import rollup_devnet, start_full_node, wait_for
+from tests.helpers.targets import derive_dev_accounts, rpc_call, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -83,25 +83,8 @@ def test_full_nodes_derive_the_chain_from_blobs(
     nodes: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
         for name, extra in (("beacon", ["--l1-beacon", l1_url]), ("rpc", [])):
-            port = free_port()
-            process = start(
-                [
-                    "node",
-                    "--rollup-config",
-                    str(datadir / "rollup.json"),
-                    "--l1-rpc",
-                    l1_url,
-                    "--datadir",
-                    str(tmp_path / f"node-{name}"),
-                    "--rpc-port",
-                    str(port),
-                    "--poll-interval",
-                    "0.2",
-                    *extra,
-                ],
-                tmp_path / f"node-{name}.log",
-            )
-            nodes.append((f"http://127.0.0.1:{port}", process))
+            node = start_full_node(datadir, l1_url, tmp_path / f"node-{name}", *extra)
+            nodes.append((node.url, node.process))
         for node_url, _process in nodes:
             wait_for("the full node", lambda u=node_url: rpc_call(u, "eth_chainId", timeout=2))
             wait_for(

@@ -20,11 +20,10 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 
-from tests.helpers.rollup_devnet import rollup_devnet, start, wait_for
+from tests.helpers.rollup_devnet import rollup_devnet, start_full_node, wait_for
 from tests.helpers.targets import (
     REPO_ROOT,
     derive_dev_accounts,
-    free_port,
     rpc_call,
     stop_process,
 )
@@ -108,26 +107,8 @@ def test_full_node_derives_the_devnet_and_checks_outputs(
         and l2.eth.block_number
     )
 
-    node_port = free_port()
-    node_url = f"http://127.0.0.1:{node_port}"
-    node = start(
-        [
-            "node",
-            "--rollup-config",
-            str(datadir / "rollup.json"),
-            "--l1-rpc",
-            l1_url,
-            "--datadir",
-            str(tmp_path / "node"),
-            "--rpc-port",
-            str(node_port),
-            "--sequencer-rpc",
-            l2_url,
-            "--poll-interval",
-            "0.2",
-        ],
-        tmp_path / "node.log",
-    )
+    node = start_full_node(datadir, l1_url, tmp_path / "node", "--sequencer-rpc", l2_url)
+    node_url = node.url
     try:
         wait_for("the full node", lambda: rpc_call(node_url, "eth_chainId", timeout=2))
         status = wait_for(
@@ -204,4 +185,4 @@ def test_full_node_derives_the_devnet_and_checks_outputs(
         transact(l1, proposer, second.functions.proposeL2Output(b"\x01" * 32, 4))
         assert mismatched_outputs(second, node_url) == [1]
     finally:
-        stop_process(node)
+        stop_process(node.process)

@@ -11,7 +11,6 @@ whose L1-attributes deposits now record the new batcher).
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,8 +23,8 @@ from openledger.batch import ChannelOut
 from openledger.contracts.artifacts import load_artifact
 from openledger.l1.deploy import L1_ARTIFACTS_DIR, SYSTEM_CONFIG
 from sequencer.l2_blocks import L2Blocks
-from tests.helpers.rollup_devnet import rollup_devnet, start, wait_for
-from tests.helpers.targets import derive_dev_accounts, free_port, rpc_call, stop_process
+from tests.helpers.rollup_devnet import rollup_devnet, start_full_node, wait_for
+from tests.helpers.targets import derive_dev_accounts, rpc_call, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -94,24 +93,8 @@ def test_full_node_follows_set_batcher(devnet: tuple[str, str, Path, Path], tmp_
     inbox = rollup["batch_inbox_address"]
     assert rollup["batcher_address"] == old_batcher.address
 
-    node_port = free_port()
-    node_url = f"http://127.0.0.1:{node_port}"
-    node: subprocess.Popen[bytes] = start(
-        [
-            "node",
-            "--rollup-config",
-            str(datadir / "rollup.json"),
-            "--l1-rpc",
-            l1_url,
-            "--datadir",
-            str(tmp_path / "node"),
-            "--rpc-port",
-            str(node_port),
-            "--poll-interval",
-            "0.2",
-        ],
-        tmp_path / "node.log",
-    )
+    node = start_full_node(datadir, l1_url, tmp_path / "node")
+    node_url = node.url
     try:
         wait_for("the full node", lambda: rpc_call(node_url, "eth_chainId", timeout=2), TIMEOUT_S)
         wait_for(
@@ -170,4 +153,4 @@ def test_full_node_follows_set_batcher(devnet: tuple[str, str, Path, Path], tmp_
         calldata = bytes(last["transactions"][0]["input"])
         assert calldata[-20:] == bytes.fromhex(new_batcher.address[2:])
     finally:
-        stop_process(node)
+        stop_process(node.process)

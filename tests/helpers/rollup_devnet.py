@@ -66,3 +66,21 @@ def rollup_devnet(tmp_path: Path, *flags: str) -> Iterator[RollupDevnet]:
         yield RollupDevnet(url, f"http://127.0.0.1:{l1_port}", datadir, log)
     finally:
         stop_process(process)
+
+
+@dataclass(frozen=True)
+class FullNodeProcess:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+def start_full_node(
+    devnet_datadir: Path, l1_url: str, datadir: Path, *flags: str
+) -> FullNodeProcess:
+    """``openledger node`` on the devnet's rollup.json and L1 (polling L1 every 0.2 s), its log
+    beside ``datadir``; the caller stops it (``stop_process``)."""
+    port = free_port()
+    args = ["node", "--rollup-config", str(devnet_datadir / "rollup.json"), "--l1-rpc", l1_url]
+    args += ["--datadir", str(datadir), "--rpc-port", str(port), "--poll-interval", "0.2", *flags]
+    process = start(args, datadir.with_suffix(".log"))
+    return FullNodeProcess(f"http://127.0.0.1:{port}", process)

@@ -70,13 +70,17 @@ class L1:
 
     def send_calldata(self, data: bytes, sender: Any = BATCHER, to: str = BATCH_INBOX) -> int:
         """One calldata transaction (mined at once by anvil); returns its L1 block number."""
+        return int(self.transact(data, sender, to)["blockNumber"], 16)
+
+    def transact(self, data: bytes, sender: Any, to: str | None) -> dict[str, Any]:
+        """One successful transaction (``to`` None: a contract creation); its receipt."""
         nonce = int(
             self.call("eth_getTransactionCount", to_checksum_address(sender.address), "pending"), 16
         )
         tx = {
             "chainId": int(self.call("eth_chainId"), 16),
             "nonce": nonce,
-            "to": to_checksum_address(to),
+            **({} if to is None else {"to": to_checksum_address(to)}),
             "value": 0,
             "data": data,
             "gas": 30_000_000,
@@ -91,7 +95,7 @@ class L1:
             receipt = self.call("eth_getTransactionReceipt", tx_hash)
             time.sleep(0 if receipt else 0.01)
         assert receipt is not None and receipt["status"] == "0x1", receipt
-        return int(receipt["blockNumber"], 16)
+        return receipt
 
     def post(
         self, batches: list[Batch], chain_id: int = 901, span: bool = True, sender: Any = BATCHER

@@ -7,12 +7,10 @@ The anvil tests deploy a real ``SystemConfig`` and have its owner (dev account 0
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 from eth_abi import encode
-from eth_account import Account
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 from node.derivation.system_config import SystemConfigTracker
@@ -47,25 +45,7 @@ def deploy_system_config(l1: L1) -> str:
     """A SystemConfig owned by dev account 0, naming the harness's batcher and inbox."""
     artifact = load_artifact(SYSTEM_CONFIG, L1_ARTIFACTS_DIR)
     args = encode(["address", "address", "address"], [OWNER.address, BATCHER.address, BATCH_INBOX])
-    owner = to_checksum_address(OWNER.address)
-    nonce = int(l1.call("eth_getTransactionCount", owner, "pending"), 16)
-    tx = {
-        "chainId": int(l1.call("eth_chainId"), 16),
-        "nonce": nonce,
-        "value": 0,
-        "data": artifact.bytecode + args,
-        "gas": 3_000_000,
-        "maxFeePerGas": 100 * 10**9,
-        "maxPriorityFeePerGas": 10**9,
-    }
-    raw = Account.sign_transaction(tx, OWNER.private_key).raw_transaction
-    tx_hash = l1.call("eth_sendRawTransaction", "0x" + bytes(raw).hex())
-    receipt = None
-    deadline = time.monotonic() + 10
-    while receipt is None and time.monotonic() < deadline:
-        receipt = l1.call("eth_getTransactionReceipt", tx_hash)
-        time.sleep(0 if receipt else 0.01)
-    assert receipt is not None and receipt["status"] == "0x1", receipt
+    receipt = l1.transact(artifact.bytecode + args, OWNER, to=None)
     return to_checksum_address(receipt["contractAddress"])
 
 

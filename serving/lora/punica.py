@@ -22,43 +22,31 @@ NO_ADAPTER = -1
 """Slot index of a row that runs through the base weights only."""
 
 
-def add_lora(
-    y: torch.Tensor,
-    x: torch.Tensor,
-    lora_a: torch.Tensor,
-    lora_b: torch.Tensor,
-    row_slots: torch.Tensor,
-) -> torch.Tensor:
-    """Add each row's own LoRA delta to the base output `y`, in place, and return `y`.
-
-    Shapes: `x` [rows, tokens, in], `y` [rows, tokens, out], `row_slots` [rows] (int64, a slot
-    in [0, S], S being the zero slot). Semantics:
-
-        for r in range(rows):
-            y[r] += x[r] @ lora_a[row_slots[r]] @ lora_b[row_slots[r]]
-    """
-    return add_gathered_lora(y, x, *gather_rows(lora_a, lora_b, row_slots))
-
-
 def gather_rows(
     lora_a: torch.Tensor, lora_b: torch.Tensor, row_slots: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each row's A [rows, in, R] and B [rows, R, out]: the half of `add_lora` that depends
-    only on which slot each row uses, so a caller may keep it while the rows stay the same."""
+    """Each row's A [rows, in, R] and B [rows, R, out]; `row_slots` [rows] (int64, a slot in
+    [0, S], S being the zero slot). It depends only on which slot each row uses, so a caller
+    keeps it while the rows stay the same."""
     return lora_a.index_select(0, row_slots), lora_b.index_select(0, row_slots)
 
 
 def add_gathered_lora(
     y: torch.Tensor, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor
 ) -> torch.Tensor:
-    """`y[r] += x[r] @ a[r] @ b[r]` for every row, in place: the other half of `add_lora`."""
+    """Add each row's own LoRA delta to the base output `y` [rows, tokens, out], in place, and
+    return `y`. With `a, b = gather_rows(lora_a, lora_b, row_slots)` and `x` [rows, tokens, in]:
+
+        for r in range(rows):
+            y[r] += x[r] @ lora_a[row_slots[r]] @ lora_b[row_slots[r]]
+    """
     return y.baddbmm_(torch.bmm(x, a), b)
 
 
 def add_lora_one_slot(
     y: torch.Tensor, x: torch.Tensor, lora_a: torch.Tensor, lora_b: torch.Tensor, slot: int
 ) -> torch.Tensor:
-    """`add_lora` when every row uses adapter `slot`: two plain matrix products, no gather."""
+    """The same when every row uses adapter `slot`: two plain matrix products, no gather."""
     flat_y = y.view(-1, y.shape[-1])
     flat_y.addmm_(x.reshape(-1, x.shape[-1]) @ lora_a[slot], lora_b[slot])
     return y

@@ -8,7 +8,7 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from serving.lora.layers import BatchMapping, LoRALayer, batch_mapping, wrap_lora_layers
-from serving.lora.punica import NO_ADAPTER, add_lora, add_lora_one_slot
+from serving.lora.punica import NO_ADAPTER, add_gathered_lora, add_lora_one_slot, gather_rows
 from serving.lora.slots import AdapterError, AdapterSlots
 from serving.tiny_model import build_tiny_model
 from tests.helpers.adapters import save_random_adapters
@@ -35,8 +35,13 @@ def adapter_dirs(base_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     return save_random_adapters(base_dir, tmp_path_factory.mktemp("adapters"), dict(ADAPTERS))
 
 
+def add_lora(y, x, layer, row_slots):
+    """Gather each row's weights from the layer's slots and add its delta: the engine's path."""
+    return add_gathered_lora(y, x, *gather_rows(layer.lora_a, layer.lora_b, row_slots))
+
+
 def naive_lora(x, adapters, row_slots):
-    """The "Semantics:" of `add_lora` from the adapters as PEFT stores them, row by row."""
+    """The semantics of `add_gathered_lora` from the adapters as PEFT stores them, row by row."""
     y = torch.zeros(*x.shape[:2], adapters[0][1].shape[0], dtype=x.dtype, device=x.device)
     for row, slot in enumerate(row_slots):
         if slot != NO_ADAPTER:
@@ -54,7 +59,7 @@ def naive_lora(x, adapters, row_slots):
         (5, 3, 64, 16, [16, 2]),
     ],
 )
-def test_add_lora_matches_per_row_loop(rows, tokens, in_features, out_features, ranks):
+def test_gathered_lora_matches_per_row_loop(rows, tokens, in_features, out_features, ranks):
     """Different ranks in one batch, rows without adapter, through the layer's own storage."""
     generator = torch.Generator().manual_seed(rows * 100 + tokens)
     base_layer = torch.nn.Linear(in_features, out_features).to(DEVICE)
@@ -73,7 +78,7 @@ def test_add_lora_matches_per_row_loop(rows, tokens, in_features, out_features, 
 
     zero = len(ranks)
     mapped = torch.tensor([zero if s == NO_ADAPTER else s for s in row_slots], device=DEVICE)
-    y = add_lora(base.clone(), x, layer.lora_a, layer.lora_b, mapped)
+    y = add_lora(base.clone(), x, layer, mapped)
     torch.testing.assert_close(y, expected, atol=1e-4, rtol=1e-4)
     if len(set(row_slots)) == 1 and row_slots[0] != NO_ADAPTER:
         one = add_lora_one_slot(base.clone(), x, layer.lora_a, layer.lora_b, row_slots[0])
@@ -85,7 +90,7 @@ def test_one_slot_path_equals_gathered_path():
     layer.set_slot(1, torch.randn(3, 8), torch.randn(6, 3), 0.7)
     x, base = torch.randn(4, 5, 8), torch.randn(4, 5, 6)
     slots = torch.ones(4, dtype=torch.long)
-    gathered = add_lora(base.clone(), x, layer.lora_a, layer.lora_b, slots)
+    gathered = add_lora(base.clone(), x, layer, slots)
     one = add_lora_one_slot(base.clone(), x, layer.lora_a, layer.lora_b, 1)
     torch.testing.assert_close(one, gathered)
 
@@ -95,7 +100,7 @@ def test_rows_without_adapter_are_untouched():
     layer.set_slot(0, torch.randn(4, 8), torch.randn(8, 4), 1.0)
     base = torch.randn(3, 2, 8)
     zero_slot = torch.full((3,), 2)
-    y = add_lora(base.clone(), torch.randn(3, 2, 8), layer.lora_a, layer.lora_b, zero_slot)
+    y = add_lora(base.clone(), torch.randn(3, 2, 8), layer, zero_slot)
     assert torch.equal(y, base)
 
 
@@ -219,7 +224,7 @@ def test_gathered_weights_are_reused_only_while_rows_and_slots_stay(monkeypatch)
         with torch.no_grad(), batch_mapping(mapping, row_slots, 2, device):
             out = layer(x)
         mapped = torch.tensor([2 if s == NO_ADAPTER else s for s in row_slots])
-        expected = add_lora(layer.base(x), x, layer.lora_a, layer.lora_b, mapped)
+        expected = add_lora(layer.base(x), x, layer, mapped)
         torch.testing.assert_close(out, expected)
 
     for _ in range(3):

@@ -53,11 +53,13 @@ def test_grad_dot_is_the_sum_of_per_example_dot_products(
     )
 
 
-def test_trak_is_the_sum_of_per_example_trak_scores(
-    adapter_dir: Path, base_dir: Path, per_example: tuple[torch.Tensor, torch.Tensor]
+def assert_trak_scores(
+    adapter_dir: Path, base_dir: Path, method: str, train: torch.Tensor, answer: torch.Tensor
 ) -> None:
-    train, answer = per_example
-    features = build_features(adapter_dir, base_dir, EXAMPLES, "trak", k=512, seed=3)
+    """The method's scores equal TRAK written out on these training gradients: projected,
+    damped Gram inverse, per example, summed per contribution."""
+    features = build_features(adapter_dir, base_dir, EXAMPLES, method, k=512, seed=3)
+    assert features.method == method
     projection = Projection(train.shape[1], 512, 3)
     phi = projection.project(train.float()).double()
     gram = phi.T @ phi
@@ -69,23 +71,20 @@ def test_trak_is_the_sum_of_per_example_trak_scores(
     torch.testing.assert_close(actual, expected, rtol=1e-3, atol=1e-3 * expected.abs().max().item())
 
 
+def test_trak_is_the_sum_of_per_example_trak_scores(
+    adapter_dir: Path, base_dir: Path, per_example: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    train, answer = per_example
+    assert_trak_scores(adapter_dir, base_dir, "trak", train, answer)
+
+
 def test_trak_unit_is_trak_on_unit_length_training_gradients(
     adapter_dir: Path, base_dir: Path, per_example: tuple[torch.Tensor, torch.Tensor]
 ) -> None:
     """Each training gradient divided by its norm before projecting; the answer's is not."""
     train, answer = per_example
-    features = build_features(adapter_dir, base_dir, EXAMPLES, "trak-unit", k=512, seed=3)
-    assert features.method == "trak-unit"
     unit = train / train.norm(dim=1, keepdim=True)
-    projection = Projection(train.shape[1], 512, 3)
-    phi = projection.project(unit.float()).double()
-    gram = phi.T @ phi
-    assert features.lambdas[0] == pytest.approx(TRAK_DAMPING * gram.trace().item() / 512, rel=1e-4)
-    inverse = torch.linalg.inv(gram + features.lambdas[0] * torch.eye(512, dtype=torch.float64))
-    query = projection.project(answer.float()[None]).double()[0]
-    expected = per_contribution(phi @ inverse @ query, EXAMPLES)
-    actual = scores_of(adapter_dir, base_dir, features)
-    torch.testing.assert_close(actual, expected, rtol=1e-3, atol=1e-3 * expected.abs().max().item())
+    assert_trak_scores(adapter_dir, base_dir, "trak-unit", unit, answer)
 
 
 def test_unit_gradients_scale_rows_to_length_one_and_keep_zero_rows() -> None:

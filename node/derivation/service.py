@@ -84,6 +84,8 @@ class FullNode:
     async def serve(self, on_ready: asyncio.Event | None = None) -> None:
         """Serve RPC and derive until the server shuts down (SIGINT/TERM)."""
         server = self.rpc.uvicorn_server(self.config.rpc.host, self.config.rpc.port)
+        # Spawning the workers takes a moment: now, off the event loop, not at the first batch.
+        await asyncio.to_thread(self.pipeline.senders.start)
         driver = asyncio.create_task(self.driver.run())
         try:
             serving = asyncio.create_task(server.serve())

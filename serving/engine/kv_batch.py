@@ -146,9 +146,9 @@ class KVBatch:
         return self.mask_buffer[: self.rows, self.start : self.end + 1]
 
     def advance(self) -> None:
-        """After a decoding step: its column (written by every layer) is live."""
+        """After a decoding step: its column is live (each layer's view already includes it,
+        `ColumnLayer.update` set it)."""
         self.end += 1
-        self._view()
 
     # Rows leaving and joining.
 

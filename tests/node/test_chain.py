@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from eth_utils import ValidationError
 
 from node.block_session import Applied, Skipped
 from node.chain import Chain
@@ -154,4 +155,24 @@ def test_recent_blocks_are_served_without_reading_the_database(tmp_path: Path) -
         assert chain.outcomes(chain.head)[0].sender == DEV[0].address
     finally:
         chain.store.level = level
+    chain.close()
+
+
+def test_a_block_whose_transactions_root_is_wrong_is_refused(tmp_path: Path) -> None:
+    """Validation reuses the root it has just built only for exactly those transactions; a
+    header that names another root, or other transactions under the built root, is refused."""
+    chain = Chain.open(NetworkConfig(), tmp_path)
+    session = chain.open_block(chain.next_timestamp(0))
+    for nonce in range(2):
+        admitted = admit(sign(0, nonce=nonce), CHAIN_ID)
+        assert isinstance(session.apply(admitted.tx, admitted.sender), Applied)
+    block = session.seal().block
+    vm = session._vm
+    vm.validate_block(block)
+    wrong_root = block.copy(header=block.header.copy(transaction_root=b"\x11" * 32))
+    with pytest.raises(ValidationError, match="transactions root"):
+        vm.validate_block(wrong_root)
+    fewer = block.copy(transactions=block.transactions[:-1])
+    with pytest.raises(ValidationError, match="transactions root"):
+        vm.validate_block(fewer)
     chain.close()

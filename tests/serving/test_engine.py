@@ -10,7 +10,13 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from serving.engine.engine import Engine, PromptTooLong
-from serving.engine.loader import EngineConfig, LoadedEngine, load_engine
+from serving.engine.loader import (
+    EngineConfig,
+    LoadedEngine,
+    apply_threads,
+    default_threads,
+    load_engine,
+)
 from serving.engine.request import FinishReason, GenerationRequest, SamplingParams, TokenEvent
 from serving.lora.manager import UnknownAdapter
 from serving.tiny_model import build_tiny_model
@@ -249,3 +255,19 @@ def test_runs_on_cuda_when_present(base_dir, tmp_path) -> None:
         assert events[-1].finish_reason is not None
     finally:
         loaded.engine.shutdown()
+
+
+def test_the_cpu_default_leaves_a_core_to_the_http_loop(monkeypatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert default_threads(torch.device("cpu")) == 7
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert default_threads(torch.device("cpu")) == 1
+    assert default_threads(torch.device("cuda")) is None
+    before = torch.get_num_threads()
+    try:
+        apply_threads(None, torch.device("cpu"))
+        assert torch.get_num_threads() == 1
+        apply_threads(3, torch.device("cpu"))
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
